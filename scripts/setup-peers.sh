@@ -3,7 +3,7 @@
 # Outside CI a peer that cannot be installed makes its tests skip with the reason in their title;
 # under CI=true the tests fail instead.
 set -u
-peers=(systemd util-linux systemd-journal-remote)
+peers=(systemd util-linux systemd-journal-remote systemd-container)
 missing=()
 for p in "${peers[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
