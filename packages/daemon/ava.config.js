@@ -1,0 +1,6 @@
+// Tests run from the compiled output; every test spawns or talks to real processes, sockets and pipes.
+export default {
+  files: ['dist/test/**/*.test.js'],
+  timeout: '120s',
+  workerThreads: true,
+};
