@@ -1,9 +1,275 @@
+/* Syscall layer: plain C, no Node-API. Every function returns >= 0 or -errno. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "sys.h"
+
+#ifndef PIDFD_NONBLOCK
+#define PIDFD_NONBLOCK O_NONBLOCK
+#endif
+
+#define RETRY_EINTR(expr) \
+  ({                      \
+    __typeof__(expr) r_;  \
+    do {                  \
+      r_ = (expr);        \
+    } while (r_ < 0 && errno == EINTR); \
+    r_ < 0 ? -errno : r_; \
+  })
+
+int lw_close(int fd) {
+  /* Linux releases the fd even when close() reports EINTR; retrying could close a reused number. */
+  if (close(fd) < 0 && errno != EINTR) return -errno;
+  return 0;
+}
 
 int lw_pipe(int fds[2], int cloexec, int nonblock) {
   int flags = (cloexec ? O_CLOEXEC : 0) | (nonblock ? O_NONBLOCK : 0);
   return pipe2(fds, flags) < 0 ? -errno : 0;
+}
+
+int lw_set_pipe_size(int fd, int size) {
+  int r = fcntl(fd, F_SETPIPE_SZ, size);
+  return r < 0 ? -errno : r;
+}
+
+int lw_get_pipe_size(int fd) {
+  int r = fcntl(fd, F_GETPIPE_SZ);
+  return r < 0 ? -errno : r;
+}
+
+ssize_t lw_read(int fd, void *buf, size_t len) { return RETRY_EINTR(read(fd, buf, len)); }
+
+ssize_t lw_write(int fd, const void *buf, size_t len) { return RETRY_EINTR(write(fd, buf, len)); }
+
+ssize_t lw_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len) {
+  loff_t in = off_in ? *off_in : 0, out = off_out ? *off_out : 0;
+  ssize_t r = RETRY_EINTR(splice(fd_in, off_in ? &in : NULL, fd_out, off_out ? &out : NULL, len,
+                                 SPLICE_F_NONBLOCK | SPLICE_F_MOVE));
+  return r;
+}
+
+ssize_t lw_tee(int fd_in, int fd_out, size_t len) {
+  return RETRY_EINTR(tee(fd_in, fd_out, len, SPLICE_F_NONBLOCK));
+}
+
+int lw_fstat(int fd, struct lw_stat *st) {
+  struct stat s;
+  if (fstat(fd, &s) < 0) return -errno;
+  st->dev = s.st_dev;
+  st->ino = s.st_ino;
+  st->size = s.st_size;
+  st->mode = s.st_mode;
+  return 0;
+}
+
+int lw_fcntl_getfd(int fd) {
+  int r = fcntl(fd, F_GETFD);
+  return r < 0 ? -errno : r;
+}
+
+int lw_fcntl_getfl(int fd) {
+  int r = fcntl(fd, F_GETFL);
+  return r < 0 ? -errno : r;
+}
+
+int lw_set_cloexec(int fd, int on) {
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return -errno;
+  int next = on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
+  if (next != flags && fcntl(fd, F_SETFD, next) < 0) return -errno;
+  return 0;
+}
+
+int lw_set_nonblock(int fd, int on) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return -errno;
+  int next = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (next != flags && fcntl(fd, F_SETFL, next) < 0) return -errno;
+  return 0;
+}
+
+int lw_dup(int fd, int cloexec) {
+  int r = fcntl(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+  return r < 0 ? -errno : r;
+}
+
+int lw_memfd_create(const char *name, int cloexec, int allow_sealing) {
+  unsigned flags = (cloexec ? MFD_CLOEXEC : 0) | (allow_sealing ? MFD_ALLOW_SEALING : 0);
+  int r = memfd_create(name, flags);
+  return r < 0 ? -errno : r;
+}
+
+int lw_add_seals(int fd, int seals) { return fcntl(fd, F_ADD_SEALS, seals) < 0 ? -errno : 0; }
+
+int lw_get_seals(int fd) {
+  int r = fcntl(fd, F_GET_SEALS);
+  return r < 0 ? -errno : r;
+}
+
+/* Raw syscalls: glibc grew these wrappers only in 2.36. pidfds are always close-on-exec. */
+int lw_pidfd_open(int pid) {
+  long r = syscall(SYS_pidfd_open, pid, PIDFD_NONBLOCK);
+  return r < 0 ? -errno : (int)r;
+}
+
+int lw_pidfd_getfd(int pidfd, int target_fd) {
+  long r = syscall(SYS_pidfd_getfd, pidfd, target_fd, 0);
+  return r < 0 ? -errno : (int)r;
+}
+
+int lw_execve(const char *path, char *const argv[], char *const envp[]) {
+  execve(path, argv, envp);
+  return -errno;
+}
+
+int lw_socket(int type, int cloexec, int nonblock) {
+  int flags = (cloexec ? SOCK_CLOEXEC : 0) | (nonblock ? SOCK_NONBLOCK : 0);
+  int r = socket(AF_UNIX, type | flags, 0);
+  return r < 0 ? -errno : r;
+}
+
+int lw_socketpair(int type, int cloexec, int nonblock, int fds[2]) {
+  int flags = (cloexec ? SOCK_CLOEXEC : 0) | (nonblock ? SOCK_NONBLOCK : 0);
+  return socketpair(AF_UNIX, type | flags, 0, fds) < 0 ? -errno : 0;
+}
+
+/* Fills a sockaddr_un; pathname sockets get a terminating NUL when it fits, abstract ones never. */
+static int make_addr(struct sockaddr_un *sa, socklen_t *salen, const char *path, size_t len) {
+  if (len == 0) return -EINVAL;
+  if (len > sizeof(sa->sun_path)) return -ENAMETOOLONG;
+  memset(sa, 0, sizeof(*sa));
+  sa->sun_family = AF_UNIX;
+  memcpy(sa->sun_path, path, len);
+  size_t used = len;
+  if (path[0] != '\0' && len < sizeof(sa->sun_path)) used++;
+  *salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + used);
+  return 0;
+}
+
+int lw_bind(int fd, const char *path, size_t len) {
+  struct sockaddr_un sa;
+  socklen_t salen;
+  int r = make_addr(&sa, &salen, path, len);
+  if (r < 0) return r;
+  return bind(fd, (struct sockaddr *)&sa, salen) < 0 ? -errno : 0;
+}
+
+int lw_connect(int fd, const char *path, size_t len) {
+  struct sockaddr_un sa;
+  socklen_t salen;
+  int r = make_addr(&sa, &salen, path, len);
+  if (r < 0) return r;
+  return connect(fd, (struct sockaddr *)&sa, salen) < 0 ? -errno : 0;
+}
+
+int lw_listen(int fd, int backlog) { return listen(fd, backlog) < 0 ? -errno : 0; }
+
+int lw_accept(int fd) { return RETRY_EINTR(accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)); }
+
+ssize_t lw_sendmsg(int fd, const struct iovec *iov, int iovcnt, const int *fds, int nfds,
+                   const char *path, size_t path_len) {
+  struct msghdr msg;
+  struct sockaddr_un sa;
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * LW_MAX_FDS)];
+    struct cmsghdr align;
+  } control;
+  memset(&msg, 0, sizeof(msg));
+  if (path_len > 0) {
+    socklen_t salen;
+    int r = make_addr(&sa, &salen, path, path_len);
+    if (r < 0) return r;
+    msg.msg_name = &sa;
+    msg.msg_namelen = salen;
+  }
+  msg.msg_iov = (struct iovec *)iov;
+  msg.msg_iovlen = (size_t)iovcnt;
+  if (nfds > 0) {
+    if (nfds > LW_MAX_FDS) return -ETOOMANYREFS;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+  }
+  return RETRY_EINTR(sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT));
+}
+
+ssize_t lw_recvmsg(int fd, void *buf, size_t len, int max_fds, struct lw_recv *out) {
+  struct msghdr msg;
+  struct iovec iov = {.iov_base = buf, .iov_len = len};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * LW_MAX_FDS) + CMSG_SPACE(sizeof(struct ucred))];
+    struct cmsghdr align;
+  } control;
+  if (max_fds > LW_MAX_FDS) max_fds = LW_MAX_FDS;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  /* Sized to max_fds so that extra fds are refused by the kernel (MSG_CTRUNC), never leaked. */
+  msg.msg_controllen = (max_fds > 0 ? CMSG_SPACE(sizeof(int) * (size_t)max_fds) : 0) +
+                       CMSG_SPACE(sizeof(struct ucred));
+  ssize_t n = RETRY_EINTR(recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+  if (n < 0) return n;
+  out->nfds = 0;
+  out->has_cred = 0;
+  out->truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+  out->fds_truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    if (c->cmsg_type == SCM_RIGHTS) {
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      const unsigned char *p = CMSG_DATA(c);
+      for (size_t i = 0; i < count; i++) {
+        int received;
+        memcpy(&received, p + i * sizeof(int), sizeof(int));
+        if (out->nfds < max_fds) {
+          out->fds[out->nfds++] = received;
+        } else {
+          close(received);
+          out->fds_truncated = 1;
+        }
+      }
+    } else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+      struct ucred uc;
+      memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+      out->has_cred = 1;
+      out->cred.pid = uc.pid;
+      out->cred.uid = uc.uid;
+      out->cred.gid = uc.gid;
+    }
+  }
+  return n;
+}
+
+int lw_setsockopt_int(int fd, int level, int name, int value) {
+  return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
+}
+
+int lw_getsockopt_int(int fd, int level, int name) {
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd, level, name, &value, &len) < 0) return -errno;
+  return value;
+}
+
+int lw_get_peer_cred(int fd, struct lw_cred *out) {
+  struct ucred uc;
+  socklen_t len = sizeof(uc);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) return -errno;
+  out->pid = uc.pid;
+  out->uid = uc.uid;
+  out->gid = uc.gid;
+  return 0;
 }

@@ -1,0 +1,46 @@
+// Shared helpers for the native tests: temp dirs, fd flag checks, bounded waits.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { constants, fcntlGetFd, fcntlGetFl } from '../../src/native/index.js';
+
+export function tempDir(t: ExecutionContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-native-'));
+  t.teardown(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+/** Asserts the fd flags every creating call promises by default. */
+export function assertFlags(t: ExecutionContext, fd: number, want: { cloexec: boolean; nonblock?: boolean }): void {
+  t.is((fcntlGetFd(fd) & constants.FD_CLOEXEC) !== 0, want.cloexec, `fd ${fd} FD_CLOEXEC`);
+  if (want.nonblock !== undefined) {
+    t.is((fcntlGetFl(fd) & constants.O_NONBLOCK) !== 0, want.nonblock, `fd ${fd} O_NONBLOCK`);
+  }
+}
+
+/** Polls cond every few ms until it holds; fails after a generous bound (loaded CI machines). */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Rejects if the promise does not settle in time, so a hang fails with a reason. */
+export async function within<T>(p: Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`timed out: ${what}`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
