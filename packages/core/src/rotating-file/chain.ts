@@ -1,0 +1,227 @@
+// The on-disk chain of a rotating file: names, the position index, and the recovery step that
+// repairs whatever a kill in the middle of a rotation left behind.
+//
+// A chain is `base` plus backups `base.N`. With firstBackupIndex 0 (virtlogd) the newest backup is
+// `base.0`; with 1 (logrotate, libxl) it is `base.1`. Two hidden files sit beside the base:
+// `.NAME.new`, the next base, prepared (and recorded in the index) before it is renamed into place,
+// and `.NAME.chain`, the index: one `INODE START` line per file, START being the stream offset of
+// the file's first byte. Offsets of live files follow from their sizes; the index exists so that a
+// reader can tell exactly how many bytes were rotated away behind a position whose file is gone.
+import fs from 'node:fs';
+import path from 'node:path';
+import { invalidArgument } from './errors.js';
+
+export const DEFAULT_MAX_BACKUPS = 3;
+export const DEFAULT_MODE = 0o600;
+const MAX_BACKUPS_LIMIT = 1000;
+/** Rotated-away files the index remembers, so that old positions still get an exact gap. */
+const DEAD_RECORDS_KEPT = 256;
+
+export interface ChainOptions {
+  /** Backups kept beside the base (default 3; 0 = none). */
+  maxBackups?: number;
+  /** 0: `base.0` is the newest backup (virtlogd, the default); 1: `base.1` is (logrotate, libxl). */
+  firstBackupIndex?: 0 | 1;
+}
+
+export interface ChainLayout {
+  readonly base: string;
+  /** Backup names, newest first. */
+  readonly backups: readonly string[];
+  readonly firstBackupIndex: 0 | 1;
+  readonly newBase: string;
+  readonly index: string;
+  readonly indexTmp: string;
+}
+
+/** One existing file of the chain, as seen by stat. */
+export interface ChainFile {
+  readonly path: string;
+  readonly ino: bigint;
+  readonly size: number;
+}
+
+export function chainLayout(file: unknown, opts: ChainOptions = {}): ChainLayout {
+  if (typeof file !== 'string' || file === '' || file.endsWith('/')) {
+    throw invalidArgument('path must be a file path');
+  }
+  const maxBackups = opts.maxBackups ?? DEFAULT_MAX_BACKUPS;
+  if (!Number.isInteger(maxBackups) || maxBackups < 0 || maxBackups > MAX_BACKUPS_LIMIT) {
+    throw invalidArgument(`maxBackups must be an integer 0..${MAX_BACKUPS_LIMIT}`);
+  }
+  const first: unknown = opts.firstBackupIndex ?? 0;
+  if (first !== 0 && first !== 1) throw invalidArgument('firstBackupIndex must be 0 or 1');
+  const base = path.resolve(file);
+  const dir = path.dirname(base);
+  const name = path.basename(base);
+  const backups: string[] = [];
+  for (let i = 0; i < maxBackups; i++) backups.push(`${base}.${i + first}`);
+  return {
+    base,
+    backups,
+    firstBackupIndex: first,
+    newBase: path.join(dir, `.${name}.new`),
+    index: path.join(dir, `.${name}.chain`),
+    indexTmp: path.join(dir, `.${name}.chain.tmp`),
+  };
+}
+
+function slotPath(layout: ChainLayout, slot: number): string {
+  return `${layout.base}.${slot + layout.firstBackupIndex}`;
+}
+
+export function statFile(p: string): fs.BigIntStats | undefined {
+  return fs.statSync(p, { bigint: true, throwIfNoEntry: false });
+}
+
+function unlinkIfExists(p: string): void {
+  try {
+    fs.unlinkSync(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** Existing files oldest first, base last. Read-only: tolerates the states of a rotation in flight. */
+export function listChain(layout: ChainLayout): ChainFile[] {
+  const files: ChainFile[] = [];
+  for (let i = layout.backups.length - 1; i >= -1; i--) {
+    const p = i < 0 ? layout.base : (layout.backups[i] as string);
+    const st = statFile(p);
+    if (st?.isFile() === true) files.push({ path: p, ino: st.ino, size: Number(st.size) });
+  }
+  return files;
+}
+
+/** The index as inode -> stream start. Later lines win (inode numbers get reused); torn lines are skipped. */
+export function readIndex(layout: ChainLayout): Map<bigint, number> {
+  const records = new Map<bigint, number>();
+  let text: string;
+  try {
+    text = fs.readFileSync(layout.index, 'latin1');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return records;
+    throw err;
+  }
+  for (const line of text.split('\n')) {
+    const m = /^(\d+) (-?\d+)$/.exec(line);
+    if (m === null) continue;
+    records.set(BigInt(m[1] as string), Number(m[2]));
+  }
+  return records;
+}
+
+export function formatRecord(ino: bigint, start: number): string {
+  return `${ino} ${start}\n`;
+}
+
+/** Creates an empty file with exactly `mode` (umask does not apply); returns the open O_APPEND fd. */
+export function createFile(p: string, mode: number, exclusive: boolean): number {
+  const { O_WRONLY, O_CREAT, O_APPEND, O_EXCL, O_TRUNC } = fs.constants;
+  const fd = fs.openSync(p, O_WRONLY | O_CREAT | O_APPEND | (exclusive ? O_EXCL : O_TRUNC), mode);
+  try {
+    fs.fchmodSync(fd, mode);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** Truncate mode: removes every backup (oldest first, so a kill leaves a shorter chain), then the base. */
+function removeChain(layout: ChainLayout): void {
+  for (let slot = extraSlotsEnd(layout) - 1; slot >= 0; slot--) unlinkIfExists(slotPath(layout, slot));
+  unlinkIfExists(layout.base);
+  unlinkIfExists(layout.newBase);
+  unlinkIfExists(layout.index);
+}
+
+/** One past the last contiguous backup slot in use, counting slots beyond maxBackups (a shrunk config). */
+function extraSlotsEnd(layout: ChainLayout): number {
+  let slot = layout.backups.length;
+  while (statFile(slotPath(layout, slot)) !== undefined) slot++;
+  return slot;
+}
+
+/**
+ * Brings the chain to a consistent state before a writer uses it; returns the stream start of the
+ * base. Rotation renames oldest-first and the base last (see writer.ts), so a kill can leave: a hole
+ * among the backups (closed up here, order kept), a missing base (the prepared `.new` is renamed in,
+ * or an empty base created), a stray `.new` beside a base (removed: nothing was written to it), a
+ * stray index temp file. Hard-linked duplicates, which rename never makes but other tools may, keep
+ * their newest name only. Backups beyond maxBackups (a shrunk config) are removed oldest first.
+ */
+export function recoverChain(layout: ChainLayout, mode: number, truncate: boolean): number {
+  if (truncate) removeChain(layout);
+  unlinkIfExists(layout.indexTmp);
+  const end = extraSlotsEnd(layout);
+  for (let slot = end - 1; slot >= layout.backups.length; slot--) unlinkIfExists(slotPath(layout, slot));
+
+  const seen = new Set<bigint>();
+  const baseStat = statFile(layout.base);
+  if (baseStat !== undefined) seen.add(baseStat.ino);
+  const present: string[] = [];
+  for (const p of layout.backups) {
+    const st = statFile(p);
+    if (st === undefined) continue;
+    if (seen.has(st.ino)) {
+      unlinkIfExists(p);
+      continue;
+    }
+    seen.add(st.ino);
+    present.push(p);
+  }
+  present.forEach((p, slot) => {
+    const target = layout.backups[slot] as string;
+    if (p !== target) fs.renameSync(p, target);
+  });
+
+  if (baseStat === undefined) {
+    if (statFile(layout.newBase) !== undefined) fs.renameSync(layout.newBase, layout.base);
+    else fs.closeSync(createFile(layout.base, mode, true));
+  } else {
+    unlinkIfExists(layout.newBase);
+  }
+  return rewriteIndex(layout, mode);
+}
+
+/**
+ * Rewrites the index from the live chain plus the newest dead records; returns the base's start.
+ * The index only sharpens gap counts, so failing to store it (a full disk) is not an error.
+ */
+export function rewriteIndex(layout: ChainLayout, mode: number): number {
+  const records = readIndex(layout);
+  const chain = listChain(layout);
+  const starts: number[] = new Array<number>(chain.length).fill(0);
+  const anchor = chain.findIndex((f) => records.has(f.ino));
+  if (anchor >= 0) {
+    starts[anchor] = records.get((chain[anchor] as ChainFile).ino) as number;
+    for (let i = anchor + 1; i < chain.length; i++) {
+      starts[i] = (starts[i - 1] as number) + (chain[i - 1] as ChainFile).size;
+    }
+    for (let i = anchor - 1; i >= 0; i--) starts[i] = (starts[i + 1] as number) - (chain[i] as ChainFile).size;
+  }
+  const live = new Set(chain.map((f) => f.ino));
+  const oldestStart = starts[0] ?? 0;
+  // Without an anchor the old records describe another stream: forget them rather than mis-measure.
+  const dead =
+    anchor < 0
+      ? []
+      : [...records].filter(([ino, start]) => !live.has(ino) && start < oldestStart).sort((a, b) => a[1] - b[1]);
+  let text = '';
+  for (const [ino, start] of dead.slice(-DEAD_RECORDS_KEPT)) text += formatRecord(ino, start);
+  chain.forEach((f, i) => {
+    text += formatRecord(f.ino, starts[i] as number);
+  });
+  try {
+    fs.writeFileSync(layout.indexTmp, text, { mode });
+    fs.renameSync(layout.indexTmp, layout.index);
+  } catch {
+    try {
+      fs.unlinkSync(layout.indexTmp);
+    } catch {
+      // Nothing to clean up; recovery removes a stray temp file anyway.
+    }
+  }
+  return starts[chain.length - 1] ?? 0;
+}

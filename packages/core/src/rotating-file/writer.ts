@@ -1,0 +1,462 @@
+// The writer of a rotating file: appends bytes, never lets a file grow past maxSize, rotates the
+// chain, and survives write errors by counting drops and recording them in one marker line.
+//
+// Synchronous page-cache writes, like virtlogd: a log write is a memcpy into the page cache and
+// the daemon has nothing better to do meanwhile. Everything that can be decided at open is.
+import fs from 'node:fs';
+import { read as readFd, splice, tee } from '../native/index.js';
+import {
+  type ChainLayout,
+  type ChainOptions,
+  DEFAULT_MODE,
+  chainLayout,
+  createFile,
+  formatRecord,
+  recoverChain,
+  rewriteIndex,
+} from './chain.js';
+import { RotatingFileError, invalidArgument } from './errors.js';
+import type { PipeScratch } from './pipe-scratch.js';
+import type { Position } from './position.js';
+
+export const DEFAULT_MAX_SIZE = 2 * 1024 * 1024;
+const NEWLINE = 0x0a;
+/** lastByte when the last bytes went file-ward by splice, unseen. */
+const UNSEEN = -1;
+/** The index is rewritten (dropping the oldest dead records) after this many appended records. */
+const INDEX_APPENDS_BEFORE_REWRITE = 512;
+/** splice() length cap far from the limit: the kernel moves at most what the pipe holds anyway. */
+const MAX_SPLICE = 1 << 30;
+
+export interface RotatingFileWriterOptions extends ChainOptions {
+  /** Largest size of any file of the chain in bytes (default 2 MiB; 0 = never rotate). */
+  maxSize?: number;
+  /** Remove the base file and every backup at open. */
+  truncate?: boolean;
+  /** Permission bits of the files created (default 0o600; umask does not apply). */
+  mode?: number;
+}
+
+export interface RotatingFileWriterStats {
+  /** Payload bytes that reached a file (markers not included). */
+  readonly bytesWritten: number;
+  /** Payload bytes lost to write errors, ever. */
+  readonly bytesDropped: number;
+  /** Dropped bytes that no marker line records yet. */
+  readonly pendingDropped: number;
+  readonly markers: number;
+  readonly rotations: number;
+  /** Where the next byte goes (the end of the current file). */
+  readonly position: Position;
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'EUNKNOWN';
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Closing can report a deferred write error; the bytes are already accounted for.
+  }
+}
+
+/** Bytes of data[off..] to put in a file with `room` left: up to the last newline that fits, else room. */
+function cutLength(data: Uint8Array, off: number, room: number): number {
+  const nl = data.subarray(off, off + room).lastIndexOf(NEWLINE);
+  return nl >= 0 ? nl + 1 : room;
+}
+
+/** Reads exactly len bytes that are known to be in the pipe. */
+function readExactly(fd: number, buf: Buffer, len: number): void {
+  let got = 0;
+  while (got < len) {
+    const n = readFd(fd, buf, got, len - got);
+    if (n === null || n === 0) throw new Error(`pipe held ${got} of ${len} bytes it had shown`);
+    got += n;
+  }
+}
+
+export class RotatingFileWriter {
+  readonly path: string;
+  readonly maxSize: number;
+  readonly maxBackups: number;
+  private readonly layout: ChainLayout;
+  private readonly limit: number;
+  private readonly mode: number;
+
+  private fd = -1;
+  /** A second fd without O_APPEND: splice() refuses O_APPEND files (EINVAL), so it gets offOut. */
+  private spliceFd = -1;
+  private indexFd = -1;
+  private indexAppends = 0;
+  private usesSplice = false;
+  private ino = 0n;
+  private size = 0;
+  /** Stream offset of the current file's first byte. */
+  private start = 0;
+  private lastByte = NEWLINE;
+  private failure = 'EUNKNOWN';
+  private closed = false;
+
+  private written = 0;
+  private dropped = 0;
+  private pendingDrop = 0;
+  private dropReasons: string[] = [];
+  private markerCount = 0;
+  private rotationCount = 0;
+
+  private constructor(file: string, opts: RotatingFileWriterOptions) {
+    const maxSize = opts.maxSize ?? DEFAULT_MAX_SIZE;
+    if (!Number.isSafeInteger(maxSize) || maxSize < 0) throw invalidArgument('maxSize must be an integer >= 0');
+    const mode = opts.mode ?? DEFAULT_MODE;
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw invalidArgument('mode must be 0..0o7777');
+    if (opts.truncate !== undefined && typeof opts.truncate !== 'boolean') {
+      throw invalidArgument('truncate must be a boolean');
+    }
+    this.layout = chainLayout(file, opts);
+    this.path = this.layout.base;
+    this.maxSize = maxSize;
+    this.maxBackups = this.layout.backups.length;
+    this.limit = maxSize === 0 ? Infinity : maxSize;
+    this.mode = mode;
+    this.openChain(opts.truncate === true);
+  }
+
+  /** Recovers the chain (see chain.ts) and opens its base. Throws what the file system says. */
+  static open(file: string, opts: RotatingFileWriterOptions = {}): RotatingFileWriter {
+    return new RotatingFileWriter(file, opts);
+  }
+
+  get position(): Position {
+    return { inode: this.ino, offset: this.size };
+  }
+
+  get stats(): RotatingFileWriterStats {
+    return {
+      bytesWritten: this.written,
+      bytesDropped: this.dropped,
+      pendingDropped: this.pendingDrop,
+      markers: this.markerCount,
+      rotations: this.rotationCount,
+      position: this.position,
+    };
+  }
+
+  /**
+   * Appends data; returns the bytes that reached a file. Never throws for I/O errors: what cannot
+   * be written is counted as dropped and recorded by a marker line once writing works again.
+   */
+  write(data: Uint8Array): number {
+    this.assertOpen();
+    if (!(data instanceof Uint8Array)) throw invalidArgument('data must be a Uint8Array');
+    const len = data.length;
+    if (len === 0) return 0;
+    if (!this.ready()) {
+      this.drop(len);
+      return 0;
+    }
+    let off = 0;
+    while (off < len) {
+      let room = this.limit - this.size;
+      if (room <= 0) {
+        if (!this.rotate()) break;
+        room = this.limit;
+      }
+      const n = len - off > room ? cutLength(data, off, room) : len - off;
+      try {
+        const w = fs.writeSync(this.fd, data, off, n);
+        off += w;
+        this.size += w;
+      } catch (err) {
+        this.failure = errorCode(err);
+        break;
+      }
+    }
+    if (off > 0) {
+      this.written += off;
+      this.lastByte = data[off - 1] as number;
+    }
+    if (off < len) this.drop(len - off);
+    return off;
+  }
+
+  /**
+   * Moves bytes from a pipe into the file; they leave the pipe only once they are in the file, so
+   * a kill at any instant loses nothing the pipe still holds. Returns the bytes consumed (written
+   * or, on a write error, drained and counted as dropped), null when the pipe is empty (EAGAIN),
+   * 0 at EOF. Call it again while it returns a number > 0.
+   *
+   * Far from the size limit the pipe is spliced straight into the file: no cut is to be decided.
+   * Within `scratch.window` bytes of the limit the pending bytes are tee'd into the scratch pipe and
+   * read there to find the last newline that fits; exactly that many bytes are then spliced from
+   * the guest pipe. Bounding the look-back keeps the copy to user space at window/maxSize of the
+   * traffic (64 KiB of each 1 MiB file: see docs/benchmarks.md for the measured cost); the price is
+   * that a line longer than the window that crosses the limit is cut at the limit.
+   */
+  writeFromPipe(pipeFd: number, scratch: PipeScratch): number | null {
+    this.assertOpen();
+    if (!this.usesSplice) this.enableSplice();
+    if (!this.ready()) return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
+    let room = this.limit - this.size;
+    if (room <= 0) {
+      if (!this.rotate()) return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
+      room = this.limit;
+    }
+    if (room > scratch.window) {
+      let n: number | null;
+      try {
+        n = splice(pipeFd, this.spliceFd, Math.min(room - scratch.window, MAX_SPLICE), { offOut: this.size });
+      } catch (err) {
+        if (!isFileError(err)) throw err;
+        this.failure = errorCode(err);
+        return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
+      }
+      if (n === null || n === 0) return n;
+      this.size += n;
+      this.written += n;
+      this.lastByte = UNSEEN;
+      return n;
+    }
+    const buf = scratch.buffer;
+    const seen = tee(pipeFd, scratch.writeFd, room + 1);
+    if (seen === null || seen === 0) return seen;
+    readExactly(scratch.readFd, buf, seen);
+    const n = seen > room ? cutLength(buf, 0, room) : seen;
+    let done = 0;
+    try {
+      while (done < n) {
+        const k = splice(pipeFd, this.spliceFd, n - done, { offOut: this.size });
+        if (k === null || k === 0) break;
+        done += k;
+        this.size += k;
+      }
+    } catch (err) {
+      if (!isFileError(err)) throw err;
+      this.failure = errorCode(err);
+      readExactly(pipeFd, buf, n - done);
+      this.drop(n - done);
+      this.written += done;
+      if (done > 0) this.lastByte = buf[done - 1] as number;
+      return n;
+    }
+    this.written += done;
+    if (done > 0) this.lastByte = buf[done - 1] as number;
+    return done;
+  }
+
+  /** Closes the files; first tries once more to record pending drops. Idempotent, never throws. */
+  close(): void {
+    if (this.closed) return;
+    if (this.pendingDrop > 0 && this.fd >= 0) this.writeMarker();
+    this.closed = true;
+    this.closeFiles();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new RotatingFileError('LW_ERR_ROTATING_FILE_CLOSED', this.path);
+  }
+
+  private openChain(truncate: boolean): void {
+    this.start = recoverChain(this.layout, this.mode, truncate);
+    const { O_WRONLY, O_APPEND, O_CREAT } = fs.constants;
+    try {
+      this.fd = fs.openSync(this.layout.base, O_WRONLY | O_APPEND);
+      const st = fs.fstatSync(this.fd, { bigint: true });
+      this.ino = st.ino;
+      this.size = Number(st.size);
+      this.lastByte = this.size > 0 ? this.byteAt(this.size - 1) : NEWLINE;
+      if (this.usesSplice) this.spliceFd = fs.openSync(this.layout.base, O_WRONLY);
+    } catch (err) {
+      this.closeFiles();
+      throw err;
+    }
+    this.indexAppends = 0;
+    try {
+      this.indexFd = fs.openSync(this.layout.index, O_WRONLY | O_APPEND | O_CREAT, this.mode);
+    } catch {
+      // Advisory (see appendIndex()); the next open tries again.
+      this.indexFd = -1;
+    }
+  }
+
+  /** True when a file is open and no marker is owed; reopens after a failed rotation. */
+  private ready(): boolean {
+    if (this.fd < 0) {
+      try {
+        this.openChain(false);
+      } catch (err) {
+        this.failure = errorCode(err);
+        return false;
+      }
+    }
+    return this.pendingDrop === 0 || this.writeMarker();
+  }
+
+  private enableSplice(): void {
+    this.usesSplice = true;
+    if (this.fd < 0) return;
+    try {
+      this.spliceFd = fs.openSync(this.layout.base, fs.constants.O_WRONLY);
+    } catch (err) {
+      this.failure = errorCode(err);
+      this.closeFiles();
+    }
+  }
+
+  /** One byte of the base, read back to know whether a marker needs a line break before it. */
+  private byteAt(offset: number): number {
+    const one = Buffer.alloc(1);
+    let fd = -1;
+    try {
+      fd = fs.openSync(this.layout.base, 'r');
+      return fs.readSync(fd, one, 0, 1, offset) === 1 ? (one[0] as number) : NEWLINE;
+    } catch {
+      return NEWLINE;
+    } finally {
+      if (fd >= 0) closeQuietly(fd);
+    }
+  }
+
+  /**
+   * Rotation, ordered so that a kill between any two steps leaves a chain recoverChain() repairs
+   * without losing or repeating a byte: (1) prepare the next base under a hidden name and record
+   * it in the index; (2) shift the backups oldest first, each rename replacing the next older
+   * name (the oldest one is dropped by the first rename); (3) rename the base to the newest backup
+   * name; (4) rename the prepared file to the base name. With no backups, (4) replaces the base.
+   */
+  private rotate(): boolean {
+    const L = this.layout;
+    let fd = -1;
+    let spliceFd = -1;
+    try {
+      fd = createFile(L.newBase, this.mode, false);
+      const ino = fs.fstatSync(fd, { bigint: true }).ino;
+      const start = this.start + this.size;
+      this.appendIndex(ino, start);
+      if (this.usesSplice) spliceFd = fs.openSync(L.newBase, fs.constants.O_WRONLY);
+      for (let i = L.backups.length - 1; i > 0; i--) renameIfExists(L.backups[i - 1] as string, L.backups[i] as string);
+      if (L.backups.length > 0) fs.renameSync(L.base, L.backups[0] as string);
+      fs.renameSync(L.newBase, L.base);
+      this.closeFile();
+      this.fd = fd;
+      this.spliceFd = spliceFd;
+      this.ino = ino;
+      this.start = start;
+      this.size = 0;
+      this.rotationCount++;
+    } catch (err) {
+      if (fd >= 0) closeQuietly(fd);
+      if (spliceFd >= 0) closeQuietly(spliceFd);
+      this.failure = errorCode(err);
+      // The chain may be half shifted: the next write runs the recovery of open() first.
+      this.closeFiles();
+      return false;
+    }
+    if (this.indexAppends >= INDEX_APPENDS_BEFORE_REWRITE) {
+      rewriteIndex(L, this.mode);
+      closeQuietly(this.indexFd);
+      this.indexAppends = 0;
+      try {
+        this.indexFd = fs.openSync(L.index, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+      } catch {
+        // Advisory, like appendIndex(): the next open() recreates it.
+        this.indexFd = -1;
+      }
+    }
+    return true;
+  }
+
+  private appendIndex(ino: bigint, start: number): void {
+    if (this.indexFd < 0) return;
+    try {
+      fs.writeSync(this.indexFd, formatRecord(ino, start));
+      this.indexAppends++;
+    } catch {
+      // Advisory: without the record a reader reports the gap behind this file as unknown (-1).
+    }
+  }
+
+  private drop(n: number): void {
+    this.dropped += n;
+    this.pendingDrop += n;
+    if (!this.dropReasons.includes(this.failure)) this.dropReasons.push(this.failure);
+  }
+
+  /** Drains up to max bytes from a pipe the file cannot take, so the guest never blocks on us. */
+  private discard(pipeFd: number, buf: Buffer, max: number): number | null {
+    const n = readFd(pipeFd, buf, 0, max);
+    if (n !== null && n > 0) this.drop(n);
+    return n;
+  }
+
+  /**
+   * Writes `[logwarden: dropped N bytes: CODES]` on a line of its own, in a file it fits in whole
+   * (cut to maxSize if even an empty file is too small). A marker that fails part way is truncated
+   * away, so the drops end up recorded by exactly one line.
+   */
+  private writeMarker(): boolean {
+    const lead = this.atLineStart() ? '' : '\n';
+    let marker = Buffer.from(
+      `${lead}[logwarden: dropped ${this.pendingDrop} bytes: ${this.dropReasons.join(',')}]\n`,
+      'latin1',
+    );
+    if (marker.length > this.limit) {
+      marker = Buffer.concat([marker.subarray(0, this.limit - 1), Buffer.from('\n')]);
+    }
+    if (marker.length > this.limit - this.size && !this.rotate()) return false;
+    const before = this.size;
+    let off = 0;
+    try {
+      while (off < marker.length) off += fs.writeSync(this.fd, marker, off, marker.length - off);
+    } catch (err) {
+      this.failure = errorCode(err);
+      try {
+        if (off > 0) fs.ftruncateSync(this.fd, before);
+      } catch {
+        this.size = before + off;
+      }
+      return false;
+    }
+    this.size = before + off;
+    this.lastByte = NEWLINE;
+    this.markerCount++;
+    this.pendingDrop = 0;
+    this.dropReasons = [];
+    return true;
+  }
+
+  private atLineStart(): boolean {
+    if (this.lastByte === UNSEEN) this.lastByte = this.size > 0 ? this.byteAt(this.size - 1) : NEWLINE;
+    return this.lastByte === NEWLINE;
+  }
+
+  private closeFile(): void {
+    if (this.fd >= 0) closeQuietly(this.fd);
+    if (this.spliceFd >= 0) closeQuietly(this.spliceFd);
+    this.fd = -1;
+    this.spliceFd = -1;
+  }
+
+  private closeFiles(): void {
+    this.closeFile();
+    if (this.indexFd >= 0) closeQuietly(this.indexFd);
+    this.indexFd = -1;
+  }
+}
+
+function renameIfExists(from: string, to: string): void {
+  try {
+    fs.renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** Errors of the file side of a splice (the disk), as opposed to a bad pipe fd (the caller's bug). */
+function isFileError(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'ENOSPC' || code === 'EIO' || code === 'EDQUOT' || code === 'EFBIG' || code === 'EROFS';
+}
