@@ -1,0 +1,227 @@
+// journald's native protocol payload: encoding (client side) and parsing (server side).
+// Text fields are `NAME=VALUE\n`; a value that is not single-line text goes as
+// `NAME\n` + 64-bit little-endian length + bytes + `\n`. One payload may carry several entries,
+// separated by an empty line. The parser follows journald (systemd 252, journald-native.c).
+import { isUtf8 } from 'node:buffer';
+import { JournalError } from './errors.js';
+import { isValidFieldNameBytes, type JournalField } from './fields.js';
+
+const NL = Buffer.from('\n');
+
+/** journald's limits (journal-importer.h, 64-bit build). */
+export const DATA_SIZE_MAX = 768 * 1024 * 1024;
+export const ENTRY_SIZE_MAX = 770 * 1024 * 1024;
+export const ENTRY_FIELD_COUNT_MAX = 1024;
+
+export interface NativeLimits {
+  /** Largest field (name, `=`, value); larger ones drop the entry. */
+  readonly dataSizeMax?: number;
+  /** Largest entry (fields plus separators); larger ones are dropped. */
+  readonly entrySizeMax?: number;
+  /** journald drops an entry once it already holds more than this many fields. */
+  readonly fieldCountMax?: number;
+}
+
+/** True when a value cannot travel as a `NAME=VALUE\n` line: a newline, a NUL, or bytes that are not UTF-8. */
+export function needsBinaryForm(value: Uint8Array): boolean {
+  return value.indexOf(0x0a) !== -1 || value.indexOf(0) !== -1 || !isUtf8(value);
+}
+
+interface NamePieces {
+  readonly eq: Buffer;
+  readonly nl: Buffer;
+}
+
+// Names repeat across entries; building `NAME=` once per name keeps the hot path allocation-free.
+const namePieces = new Map<string, NamePieces>();
+const NAME_CACHE_MAX = 4096;
+
+function piecesFor(name: string): NamePieces {
+  let p = namePieces.get(name);
+  if (p === undefined) {
+    p = { eq: Buffer.from(name + '=', 'latin1'), nl: Buffer.from(name + '\n', 'latin1') };
+    if (namePieces.size < NAME_CACHE_MAX) namePieces.set(name, p);
+  }
+  return p;
+}
+
+function le64(n: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64LE(BigInt(n));
+  return b;
+}
+
+/** Appends one field's wire pieces (no copy of the value). The name must already be valid. */
+export function pushFieldPieces(out: Uint8Array[], name: string, value: Uint8Array): number {
+  const p = piecesFor(name);
+  if (needsBinaryForm(value)) {
+    out.push(p.nl, le64(value.byteLength), value, NL);
+    return p.nl.byteLength + 8 + value.byteLength + 1;
+  }
+  out.push(p.eq, value, NL);
+  return p.eq.byteLength + value.byteLength + 1;
+}
+
+/** Wire pieces of one entry, ready for a gathered sendmsg; returns the pieces and their total size. */
+export function encodeNativeEntry(fields: readonly JournalField[]): { pieces: Uint8Array[]; size: number } {
+  if (fields.length === 0) throw new JournalError('LW_ERR_JOURNAL_EMPTY_ENTRY', 'a journal entry needs at least one field');
+  const pieces: Uint8Array[] = [];
+  let size = 0;
+  for (const f of fields) size += pushFieldPieces(pieces, f.name, f.value);
+  return { pieces, size };
+}
+
+/**
+ * Wire pieces for an entry given as alternating `NAME=` / value buffers (the libvirt-style iovec):
+ * each `NAME=` piece is validated, values are referenced, not copied.
+ */
+export function encodeNativePieces(pairs: readonly Uint8Array[]): { pieces: Uint8Array[]; size: number } {
+  if (pairs.length === 0 || pairs.length % 2 !== 0) {
+    throw new JournalError('LW_ERR_JOURNAL_EMPTY_ENTRY', 'pieces must be non-empty NAME= / value pairs');
+  }
+  const pieces: Uint8Array[] = [];
+  let size = 0;
+  for (let i = 0; i < pairs.length; i += 2) {
+    const key = pairs[i] as Uint8Array;
+    const value = pairs[i + 1] as Uint8Array;
+    const n = key.byteLength - 1;
+    if (n < 1 || key[n] !== 0x3d || !isValidFieldNameBytes(key, 0, n, false)) {
+      throw new JournalError('LW_ERR_JOURNAL_FIELD_NAME', `invalid NAME= piece ${JSON.stringify(Buffer.from(key).toString('latin1').slice(0, 80))}`);
+    }
+    if (needsBinaryForm(value)) {
+      pieces.push(key.subarray(0, n), NL, le64(value.byteLength), value, NL);
+      size += n + 1 + 8 + value.byteLength + 1;
+    } else {
+      pieces.push(key, value, NL);
+      size += key.byteLength + value.byteLength + 1;
+    }
+  }
+  return { pieces, size };
+}
+
+/** Why (part of) a payload was not turned into entries; journald logs these at debug level and moves on. */
+export type NativeProblem =
+  | 'trailing-noise' // bytes after the last newline
+  | 'truncated-binary' // a binary field shorter than its length, or not ended by a newline
+  | 'too-many-fields'
+  | 'data-too-big'
+  | 'entry-too-big'
+  | 'invalid-field-name'; // a field dropped for its name (the rest of the entry is kept)
+
+export interface NativeParseResult {
+  readonly entries: JournalField[][];
+  readonly problems: NativeProblem[];
+}
+
+/**
+ * Parses a native-protocol payload the way journald does: fields with invalid names are skipped,
+ * lines starting with `.` or `#` are ignored, a malformed tail ends the payload (what came before it
+ * is kept), an oversized entry is dropped and ends the payload. Values are views into `data`.
+ * `_TRANSPORT` and trusted fields are not added here (see the native server).
+ */
+export function parseNativeMessage(data: Buffer, limits: NativeLimits = {}): NativeParseResult {
+  const dataMax = limits.dataSizeMax ?? DATA_SIZE_MAX;
+  const entryMax = limits.entrySizeMax ?? ENTRY_SIZE_MAX;
+  const countMax = limits.fieldCountMax ?? ENTRY_FIELD_COUNT_MAX;
+  const entries: JournalField[][] = [];
+  const problems: NativeProblem[] = [];
+  const end = data.length;
+  let pos = 0;
+
+  for (;;) {
+    const fields: JournalField[] = [];
+    let entrySize = 0;
+    let dropped = false;
+    let stop = false;
+
+    while (pos < end) {
+      const e = data.indexOf(0x0a, pos);
+      if (e === -1) {
+        problems.push('trailing-noise');
+        stop = true;
+        break;
+      }
+      if (e === pos) {
+        pos += 1;
+        break;
+      }
+      const first = data[pos];
+      if (first === 0x2e || first === 0x23) {
+        pos = e + 1;
+        continue;
+      }
+      if (fields.length > countMax) {
+        problems.push('too-many-fields');
+        dropped = true;
+        break;
+      }
+      // Search only this line: a search to the end of the payload would make garbage quadratic.
+      const qr = data.subarray(pos, e).indexOf(0x3d);
+      if (qr !== -1) {
+        const q = pos + qr;
+        if (isValidFieldNameBytes(data, pos, q, false)) {
+          const l = e - pos;
+          if (l > dataMax) {
+            problems.push('data-too-big');
+            dropped = true;
+            break;
+          }
+          if (entrySize + l + fields.length + 1 > entryMax) {
+            problems.push('entry-too-big');
+            dropped = true;
+            break;
+          }
+          fields.push({ name: data.toString('latin1', pos, q), value: data.subarray(q + 1, e) });
+          entrySize += l;
+        } else {
+          problems.push('invalid-field-name');
+        }
+        pos = e + 1;
+        continue;
+      }
+      // Binary field: NAME \n le64 data \n
+      if (end - pos < e - pos + 1 + 8 + 1) {
+        problems.push('truncated-binary');
+        stop = true;
+        break;
+      }
+      const big = data.readBigUInt64LE(e + 1);
+      if (big > BigInt(dataMax)) {
+        problems.push('data-too-big');
+        dropped = true;
+        break;
+      }
+      const l = Number(big);
+      const total = e - pos + 1 + l;
+      if (entrySize + total + fields.length + 1 > entryMax) {
+        problems.push('entry-too-big');
+        dropped = true;
+        break;
+      }
+      const valueStart = e + 1 + 8;
+      if (end - valueStart < l + 1 || data[valueStart + l] !== 0x0a) {
+        problems.push('truncated-binary');
+        stop = true;
+        break;
+      }
+      if (isValidFieldNameBytes(data, pos, e, false)) {
+        fields.push({ name: data.toString('latin1', pos, e), value: data.subarray(valueStart, valueStart + l) });
+        entrySize += total;
+      } else {
+        problems.push('invalid-field-name');
+      }
+      pos = valueStart + l + 1;
+    }
+
+    if (dropped || fields.length === 0) break;
+    // journald counts its own _TRANSPORT=journal field against the entry limit.
+    if (entrySize + 18 + fields.length + 2 > entryMax) {
+      problems.push('entry-too-big');
+      break;
+    }
+    entries.push(fields);
+    // journald would re-read the malformed tail as a new entry, find no field and stop there.
+    if (stop) break;
+  }
+  return { entries, problems };
+}
