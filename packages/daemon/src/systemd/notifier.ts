@@ -1,7 +1,7 @@
 // sd_notify(3) without libsystemd: state changes, watchdog pings and the fd store, each message one
 // datagram of KEY=VALUE lines on the AF_UNIX socket named by NOTIFY_SOCKET.
 
-import { close, FdPoller, pipe, read, UnixSocket } from '@logwarden/core/native';
+import { close, connect, FdPoller, isSysError, MAX_FDS, pipe, read, sendmsg, socket } from '@logwarden/core/native';
 import { LwError } from '@logwarden/core/protocol';
 
 import { assertFdName } from './fd-names.js';
@@ -11,7 +11,7 @@ type Env = Record<string, string | undefined>;
 // systemd reads at most PIPE_BUF bytes per notification and drops longer ones whole.
 export const NOTIFY_MAX_BYTES = 4096;
 // The kernel's SCM_MAX_FD: more fds in one sendmsg fail with EINVAL.
-export const NOTIFY_MAX_FDS = 253;
+export const NOTIFY_MAX_FDS = MAX_FDS;
 const DEFAULT_BARRIER_TIMEOUT_MS = 5000;
 
 export interface NotifierOptions {
@@ -62,7 +62,9 @@ function parseWatchdog(env: Env): number {
 export class Notifier {
   readonly #path: string;
   readonly watchdogUsec: number;
-  #socket: UnixSocket | null = null;
+  #fd = -1;
+  // Sends go out one at a time, in call order: FDSTOREREMOVE before FDSTORE must stay so.
+  #queue: Promise<void> = Promise.resolve();
   #watchdog: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -90,22 +92,31 @@ export class Notifier {
     return new Notifier(address, { watchdogUsec });
   }
 
-  /** One datagram of `KEY=VALUE` lines, with `fds` attached by SCM_RIGHTS (we keep our copies). */
-  async notify(message: string, fds: readonly number[] = []): Promise<void> {
-    if (this.#closed) throw new LwError('LW_ERR_SYSTEMD_CLOSED', 'notifier is closed');
+  /**
+   * One datagram of `KEY=VALUE` lines, with `fds` attached by SCM_RIGHTS. The caller keeps its fds
+   * and must leave them open until the promise settles.
+   */
+  notify(message: string, fds: readonly number[] = []): Promise<void> {
+    if (this.#closed) return Promise.reject(new LwError('LW_ERR_SYSTEMD_CLOSED', 'notifier is closed'));
     const data = Buffer.from(message, 'utf8');
     if (data.length === 0 || data.length > NOTIFY_MAX_BYTES) {
-      throw invalid(`a notification must be 1-${NOTIFY_MAX_BYTES} bytes, got ${data.length}`);
+      return Promise.reject(invalid(`a notification must be 1-${NOTIFY_MAX_BYTES} bytes, got ${data.length}`));
     }
-    if (data.includes(0)) throw invalid('a notification must not contain NUL');
-    if (fds.length > NOTIFY_MAX_FDS) throw invalid(`at most ${NOTIFY_MAX_FDS} fds per notification`);
+    if (data.includes(0)) return Promise.reject(invalid('a notification must not contain NUL'));
+    if (fds.length > NOTIFY_MAX_FDS) return Promise.reject(invalid(`at most ${NOTIFY_MAX_FDS} fds per notification`));
+    const sent = this.#queue.then(() => this.#sendOrReconnect(data, [...fds]));
+    this.#queue = sent.catch(() => undefined);
+    return sent;
+  }
+
+  async #sendOrReconnect(data: Buffer, fds: number[]): Promise<void> {
     try {
       await this.#send(data, fds);
     } catch (err) {
       // The manager replaced its socket (same path, new inode): our connection to the old one
       // is dead, so reconnect once rather than lose the notification.
-      if ((err as { code?: unknown }).code !== 'ECONNREFUSED') throw sendError(err);
-      this.#dropSocket();
+      if (!isSysError(err, 'ECONNREFUSED')) throw sendError(err);
+      this.#disconnect();
       try {
         await this.#send(data, fds);
       } catch (again) {
@@ -114,42 +125,51 @@ export class Notifier {
     }
   }
 
-  async #send(data: Buffer, fds: readonly number[]): Promise<void> {
-    // Connected, so that a full receive queue makes us wait for writability instead of spinning.
-    this.#socket ??= UnixSocket.connect(this.#path, 'dgram');
-    await this.#socket.send(data, { fds: [...fds] });
+  async #send(data: Buffer, fds: number[]): Promise<void> {
+    if (this.#fd < 0) {
+      // Connected, so that a full receive queue makes poll wait for room instead of spinning.
+      const fd = socket('dgram');
+      try {
+        connect(fd, this.#path);
+      } catch (err) {
+        close(fd);
+        throw err;
+      }
+      this.#fd = fd;
+    }
+    while (sendmsg(this.#fd, data, { fds }) === null) await waitWritable(this.#fd);
   }
 
-  #dropSocket(): void {
-    this.#socket?.close();
-    this.#socket = null;
+  #disconnect(): void {
+    if (this.#fd >= 0) close(this.#fd);
+    this.#fd = -1;
   }
 
-  ready(status?: string): Promise<void> {
-    return this.notify(status === undefined ? 'READY=1' : `READY=1\nSTATUS=${oneLine(status, 'status')}`);
+  async ready(status?: string): Promise<void> {
+    await this.notify(status === undefined ? 'READY=1' : `READY=1\nSTATUS=${oneLine(status, 'status')}`);
   }
 
-  status(text: string): Promise<void> {
-    return this.notify(`STATUS=${oneLine(text, 'status')}`);
+  async status(text: string): Promise<void> {
+    await this.notify(`STATUS=${oneLine(text, 'status')}`);
   }
 
   /**
    * Configuration reload begins; send ready() when it is done. systemd 253+ (Type=notify-reload)
    * wants the CLOCK_MONOTONIC time with it, which libuv's hrtime reads; 252 ignores the extra field.
    */
-  reloading(): Promise<void> {
+  async reloading(): Promise<void> {
     const usec = process.hrtime.bigint() / 1000n;
-    return this.notify(`RELOADING=1\nMONOTONIC_USEC=${usec.toString()}`);
+    await this.notify(`RELOADING=1\nMONOTONIC_USEC=${usec.toString()}`);
   }
 
-  stopping(): Promise<void> {
-    return this.notify('STOPPING=1');
+  async stopping(): Promise<void> {
+    await this.notify('STOPPING=1');
   }
 
   /** The service's main process is now `pid` (after a fork-based handover). */
-  mainPid(pid: number): Promise<void> {
+  async mainPid(pid: number): Promise<void> {
     if (!Number.isSafeInteger(pid) || pid <= 0) throw invalid(`MAINPID must be a positive pid, got ${pid}`);
-    return this.notify(`MAINPID=${pid}`);
+    await this.notify(`MAINPID=${pid}`);
   }
 
   /**
@@ -166,9 +186,9 @@ export class Notifier {
   }
 
   /** Closes and forgets every stored fd named `name`. */
-  removeFds(name: string): Promise<void> {
+  async removeFds(name: string): Promise<void> {
     assertFdName(name);
-    return this.notify(`FDSTOREREMOVE=1\nFDNAME=${name}`);
+    await this.notify(`FDSTOREREMOVE=1\nFDNAME=${name}`);
   }
 
   /**
@@ -217,10 +237,13 @@ export class Notifier {
     this.#watchdog = null;
   }
 
+  /** Stops the watchdog and closes the socket once queued notifications went out. */
   close(): void {
     this.stopWatchdog();
-    this.#dropSocket();
     this.#closed = true;
+    void this.#queue.then(() => {
+      this.#disconnect();
+    });
   }
 }
 
@@ -228,6 +251,17 @@ function sendError(err: unknown): LwError {
   if (err instanceof LwError) return err;
   return new LwError('LW_ERR_SYSTEMD_SEND_FAILED', `cannot send to the notify socket: ${String(err)}`, undefined, {
     cause: err,
+  });
+}
+
+function waitWritable(fd: number): Promise<void> {
+  return new Promise((resolve) => {
+    const poller = new FdPoller(fd, () => {
+      // Writable or an error: either way the next sendmsg says which.
+      poller.close();
+      resolve();
+    });
+    poller.start({ writable: true });
   });
 }
 
