@@ -163,7 +163,8 @@ export function recoverChain(layout: ChainLayout, mode: number, truncate: boolea
   const present: string[] = [];
   for (const p of layout.backups) {
     const st = statFile(p);
-    if (st === undefined) continue;
+    // Only regular files are ours to move; anything else stays put (a rotation onto it fails, counted).
+    if (st?.isFile() !== true) continue;
     if (seen.has(st.ino)) {
       unlinkIfExists(p);
       continue;

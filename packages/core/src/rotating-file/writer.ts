@@ -95,6 +95,8 @@ export class RotatingFileWriter {
   private usesSplice = false;
   private ino = 0n;
   private size = 0;
+  /** The current file's limit: maxSize, or its size once a cut ended it early at a newline. */
+  private cap = Infinity;
   /** Stream offset of the current file's first byte. */
   private start = 0;
   private lastByte = NEWLINE;
@@ -160,16 +162,18 @@ export class RotatingFileWriter {
     }
     let off = 0;
     while (off < len) {
-      let room = this.limit - this.size;
+      let room = this.cap - this.size;
       if (room <= 0) {
         if (!this.rotate()) break;
         room = this.limit;
       }
-      const n = len - off > room ? cutLength(data, off, room) : len - off;
+      const cut = len - off > room;
+      const n = cut ? cutLength(data, off, room) : len - off;
       try {
         const w = fs.writeSync(this.fd, data, off, n);
         off += w;
         this.size += w;
+        if (cut && w === n) this.cap = this.size;
       } catch (err) {
         this.failure = errorCode(err);
         break;
@@ -200,7 +204,7 @@ export class RotatingFileWriter {
     this.assertOpen();
     if (!this.usesSplice) this.enableSplice();
     if (!this.ready()) return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
-    let room = this.limit - this.size;
+    let room = this.cap - this.size;
     if (room <= 0) {
       if (!this.rotate()) return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
       room = this.limit;
@@ -244,6 +248,7 @@ export class RotatingFileWriter {
     }
     this.written += done;
     if (done > 0) this.lastByte = buf[done - 1] as number;
+    if (done === n && n < seen) this.cap = this.size;
     return done;
   }
 
@@ -267,6 +272,7 @@ export class RotatingFileWriter {
       const st = fs.fstatSync(this.fd, { bigint: true });
       this.ino = st.ino;
       this.size = Number(st.size);
+      this.cap = this.limit;
       this.lastByte = this.size > 0 ? this.byteAt(this.size - 1) : NEWLINE;
       if (this.usesSplice) this.spliceFd = fs.openSync(this.layout.base, O_WRONLY);
     } catch (err) {
@@ -346,6 +352,7 @@ export class RotatingFileWriter {
       this.ino = ino;
       this.start = start;
       this.size = 0;
+      this.cap = this.limit;
       this.rotationCount++;
     } catch (err) {
       if (fd >= 0) closeQuietly(fd);
@@ -406,7 +413,7 @@ export class RotatingFileWriter {
     if (marker.length > this.limit) {
       marker = Buffer.concat([marker.subarray(0, this.limit - 1), Buffer.from('\n')]);
     }
-    if (marker.length > this.limit - this.size && !this.rotate()) return false;
+    if (marker.length > this.cap - this.size && !this.rotate()) return false;
     const before = this.size;
     let off = 0;
     try {
