@@ -1,4 +1,5 @@
 // Errors of the native layer: SysError for failed syscalls, NativeError for the layer's own codes.
+import { getSystemErrorMap } from 'node:util';
 
 /** A failed syscall: `code` is the errno name ('EAGAIN'), `errno` its number, `syscall` the call. */
 export class SysError extends Error {
@@ -39,4 +40,10 @@ export class NativeError extends Error {
 /** True for a SysError with the given code (or any SysError without one). */
 export function isSysError(err: unknown, code?: string): err is SysError {
   return err instanceof SysError && (code === undefined || err.code === code);
+}
+
+/** A SysError for an errno obtained without a throwing call (SO_ERROR, poll errors). */
+export function sysErrorFromErrno(errno: number, syscall: string): SysError {
+  const entry = getSystemErrorMap().get(-errno);
+  return new SysError(entry?.[0] ?? `E${errno}`, errno, syscall, entry?.[1] ?? 'unknown error');
 }

@@ -1,0 +1,237 @@
+// Typed wrappers over the addon calls: defaults, option objects, and the public shapes of
+// docs/native-api.md. Hot-path functions are the addon's own functions (no wrapper cost).
+import { binding } from './binding.js';
+import type { FdEvent, FdPollerClass, FdPollerInstance } from './binding.js';
+
+export type { FdEvent } from './binding.js';
+
+const C = binding.constants;
+
+export type SocketType = 'stream' | 'dgram' | 'seqpacket';
+
+export interface Creds {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+export interface FdOptions {
+  cloexec?: boolean;
+  nonblock?: boolean;
+}
+
+export interface RecvResult {
+  data: Buffer;
+  fds: number[];
+  creds: Creds | null;
+  /** MSG_TRUNC: the datagram was longer than maxLen; the rest is lost. */
+  truncated: boolean;
+  /** MSG_CTRUNC: more fds arrived than maxFds allowed; the kernel closed the extra ones. */
+  fdsTruncated: boolean;
+}
+
+/** Raw values of constants used by the layer and its tests. */
+export const constants: Readonly<typeof C> = C;
+
+export const SEAL = {
+  SEAL: C.F_SEAL_SEAL,
+  SHRINK: C.F_SEAL_SHRINK,
+  GROW: C.F_SEAL_GROW,
+  WRITE: C.F_SEAL_WRITE,
+  FUTURE_WRITE: C.F_SEAL_FUTURE_WRITE,
+} as const;
+
+/** Kernel limit of fds in one message (SCM_MAX_FD). */
+export const MAX_FDS = C.MAX_FDS;
+
+// ---- fds and pipes ----
+
+export const close: (fd: number) => void = binding.close;
+
+export function pipe(opts?: FdOptions & { size?: number }): { readFd: number; writeFd: number } {
+  const [readFd, writeFd] = binding.pipe(opts?.cloexec ?? true, opts?.nonblock ?? true);
+  if (opts?.size !== undefined) {
+    try {
+      binding.setPipeSize(readFd, opts.size);
+    } catch (err) {
+      binding.close(readFd);
+      binding.close(writeFd);
+      throw err;
+    }
+  }
+  return { readFd, writeFd };
+}
+
+/** F_SETPIPE_SZ; returns the size the kernel chose (rounded up to a power-of-two pages). */
+export const setPipeSize: (fd: number, size: number) => number = binding.setPipeSize;
+export const getPipeSize: (fd: number) => number = binding.getPipeSize;
+
+/** Bytes read, 0 at EOF, null when nothing is available (EAGAIN). Reads into the caller's buffer. */
+export const read: (fd: number, buf: Uint8Array, offset?: number, length?: number) => number | null =
+  binding.read;
+/** Bytes written (maybe fewer than asked), null when the fd is full (EAGAIN). */
+export const write: (fd: number, buf: Uint8Array, offset?: number, length?: number) => number | null =
+  binding.write;
+
+/** SPLICE_F_NONBLOCK|SPLICE_F_MOVE. Bytes moved, 0 at EOF of fdIn, null on EAGAIN. */
+export function splice(
+  fdIn: number,
+  fdOut: number,
+  length: number,
+  opts?: { offIn?: number; offOut?: number },
+): number | null {
+  return opts === undefined
+    ? binding.splice(fdIn, fdOut, length)
+    : binding.splice(fdIn, fdOut, length, opts.offIn, opts.offOut);
+}
+
+/** Duplicates up to length bytes from pipe fdIn to pipe fdOut without consuming them. */
+export const tee: (fdIn: number, fdOut: number, length: number) => number | null = binding.tee;
+
+export const fstat: (fd: number) => { dev: bigint; ino: bigint; size: number; mode: number } = binding.fstat;
+
+export function getCloexec(fd: number): boolean {
+  return (binding.fcntlGetFd(fd) & C.FD_CLOEXEC) !== 0;
+}
+export const setCloexec: (fd: number, on: boolean) => void = binding.setCloexec;
+export function getNonblock(fd: number): boolean {
+  return (binding.fcntlGetFl(fd) & C.O_NONBLOCK) !== 0;
+}
+export const setNonblock: (fd: number, on: boolean) => void = binding.setNonblock;
+export const fcntlGetFd: (fd: number) => number = binding.fcntlGetFd;
+export const fcntlGetFl: (fd: number) => number = binding.fcntlGetFl;
+
+/** F_DUPFD_CLOEXEC (or F_DUPFD with cloexec: false). O_NONBLOCK is shared with the original. */
+export function dup(fd: number, opts?: { cloexec?: boolean }): number {
+  return binding.dup(fd, opts?.cloexec ?? true);
+}
+
+// ---- memfd and seals ----
+
+export function memfdCreate(name: string, opts?: { cloexec?: boolean; allowSealing?: boolean }): number {
+  return binding.memfdCreate(name, opts?.cloexec ?? true, opts?.allowSealing ?? true);
+}
+export const addSeals: (fd: number, seals: number) => void = binding.addSeals;
+export const getSeals: (fd: number) => number = binding.getSeals;
+
+// ---- processes ----
+
+/** A pidfd (always CLOEXEC; opened with PIDFD_NONBLOCK). */
+export const pidfdOpen: (pid: number) => number = binding.pidfdOpen;
+/** Copies fd targetFd out of the pidfd's process (needs ptrace rights). The copy is CLOEXEC;
+ *  its O_NONBLOCK is the shared file's, so it is left as the owner set it. */
+export const pidfdGetfd: (pidfd: number, targetFd: number) => number = binding.pidfdGetfd;
+/** Replaces the process image; only returns by throwing (the process then goes on unchanged). */
+export const execve: (path: string, argv: string[], env: string[]) => never = binding.execve;
+
+// ---- sockets (AF_UNIX) ----
+
+function sockType(type: SocketType): number {
+  switch (type) {
+    case 'stream':
+      return C.SOCK_STREAM;
+    case 'dgram':
+      return C.SOCK_DGRAM;
+    case 'seqpacket':
+      return C.SOCK_SEQPACKET;
+    default:
+      throw Object.assign(new TypeError(`unknown socket type ${String(type)}`), { code: 'ERR_INVALID_ARG_VALUE' });
+  }
+}
+
+export function socket(type: SocketType, opts?: FdOptions): number {
+  return binding.socket(sockType(type), opts?.cloexec ?? true, opts?.nonblock ?? true);
+}
+
+export function socketpair(type: SocketType, opts?: FdOptions): [number, number] {
+  return binding.socketpair(sockType(type), opts?.cloexec ?? true, opts?.nonblock ?? true);
+}
+
+/** A leading '\0' in path means the abstract namespace. */
+export const bind: (fd: number, path: string) => void = binding.bind;
+/** Unix connect completes at once or throws (EAGAIN: the listener's backlog is full). */
+export const connect: (fd: number, path: string) => void = binding.connect;
+export const listen: (fd: number, backlog: number) => void = binding.listen;
+/** accept4(CLOEXEC|NONBLOCK); null when no connection is pending. */
+export const accept: (fd: number) => number | null = binding.accept;
+
+/** One sendmsg gathering all pieces (iovec); fds ride along by SCM_RIGHTS. null on EAGAIN. */
+export function sendmsg(
+  fd: number,
+  data: Uint8Array | Uint8Array[],
+  opts?: { fds?: number[]; path?: string },
+): number | null {
+  return opts === undefined ? binding.sendmsg(fd, data) : binding.sendmsg(fd, data, opts.fds, opts.path);
+}
+
+// Per module instance, i.e. per environment (worker thread): reused by every recvmsg call.
+const meta = new Int32Array(C.RECV_META_LENGTH);
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+// Chunks at least this big are handed over instead of copied (the scratch is then replaced).
+const HANDOVER_MIN = 16 * 1024;
+
+/** MSG_CMSG_CLOEXEC. null on EAGAIN; data.length 0 on a stream (or seqpacket) means EOF. */
+export function recvmsg(fd: number, maxLen: number, opts?: { maxFds?: number }): RecvResult | null {
+  if (!Number.isInteger(maxLen) || maxLen < 0 || maxLen > 0x7ffff000) {
+    throw Object.assign(new RangeError('maxLen must be an integer in [0, 2147479552]'), { code: 'ERR_OUT_OF_RANGE' });
+  }
+  if (scratch.length < maxLen) scratch = Buffer.allocUnsafeSlow(maxLen);
+  const n = binding.recvmsg(fd, maxLen === scratch.length ? scratch : scratch.subarray(0, maxLen), opts?.maxFds ?? C.MAX_FDS, meta);
+  if (n === null) return null;
+  let data: Buffer;
+  if (n >= HANDOVER_MIN && n * 2 >= scratch.length) {
+    data = scratch.subarray(0, n);
+    scratch = Buffer.allocUnsafeSlow(scratch.length);
+  } else {
+    data = Buffer.allocUnsafe(n);
+    scratch.copy(data, 0, 0, n);
+  }
+  const nfds = meta[0] ?? 0;
+  const fds: number[] = [];
+  for (let i = 0; i < nfds; i++) fds.push(meta[7 + i] ?? -1);
+  return {
+    data,
+    fds,
+    creds: meta[1] === 1 ? { pid: meta[2] ?? 0, uid: (meta[3] ?? 0) >>> 0, gid: (meta[4] ?? 0) >>> 0 } : null,
+    truncated: meta[5] === 1,
+    fdsTruncated: meta[6] === 1,
+  };
+}
+
+/** SO_PASSCRED: every message received carries the sender's pid/uid/gid. */
+export function setPassCred(fd: number, on: boolean): void {
+  binding.setsockoptInt(fd, C.SOL_SOCKET, C.SO_PASSCRED, on ? 1 : 0);
+}
+
+/** SO_PEERCRED: who created the connected peer (or socketpair). */
+export const getPeerCred: (fd: number) => Creds = binding.getPeerCred;
+
+/** SO_SNDBUF (or SO_SNDBUFFORCE, which ignores wmem_max and needs CAP_NET_ADMIN).
+ *  Returns what getsockopt reports (the kernel doubles the request for its bookkeeping). */
+export function setSendBufferSize(fd: number, size: number, opts?: { force?: boolean }): number {
+  binding.setsockoptInt(fd, C.SOL_SOCKET, opts?.force === true ? C.SO_SNDBUFFORCE : C.SO_SNDBUF, size);
+  return binding.getsockoptInt(fd, C.SOL_SOCKET, C.SO_SNDBUF);
+}
+export function getSendBufferSize(fd: number): number {
+  return binding.getsockoptInt(fd, C.SOL_SOCKET, C.SO_SNDBUF);
+}
+export function setReceiveBufferSize(fd: number, size: number, opts?: { force?: boolean }): number {
+  binding.setsockoptInt(fd, C.SOL_SOCKET, opts?.force === true ? C.SO_RCVBUFFORCE : C.SO_RCVBUF, size);
+  return binding.getsockoptInt(fd, C.SOL_SOCKET, C.SO_RCVBUF);
+}
+export function getReceiveBufferSize(fd: number): number {
+  return binding.getsockoptInt(fd, C.SOL_SOCKET, C.SO_RCVBUF);
+}
+/** SO_ERROR (reading it clears it): a pending asynchronous error's errno, or 0. */
+export function getSocketError(fd: number): number {
+  return binding.getsockoptInt(fd, C.SOL_SOCKET, C.SO_ERROR);
+}
+
+// ---- readiness ----
+
+/** A libuv uv_poll_t on fd, level-triggered. The callback runs like any libuv callback (promise
+ *  jobs run after it). One poller per fd per thread; close() it before closing the fd.
+ *  libuv sets the fd O_NONBLOCK. */
+export const FdPoller: FdPollerClass = binding.FdPoller;
+export type FdPoller = FdPollerInstance;
+export type FdPollerCallback = (ev: FdEvent) => void;
