@@ -4,9 +4,13 @@
 // A chain is `base` plus backups `base.N`. With firstBackupIndex 0 (virtlogd) the newest backup is
 // `base.0`; with 1 (logrotate, libxl) it is `base.1`. Two hidden files sit beside the base:
 // `.NAME.new`, the next base, prepared (and recorded in the index) before it is renamed into place,
-// and `.NAME.chain`, the index: one `INODE START` line per file, START being the stream offset of
-// the file's first byte. Offsets of live files follow from their sizes; the index exists so that a
-// reader can tell exactly how many bytes were rotated away behind a position whose file is gone.
+// and `.NAME.chain`, the index: one `INODE START` line per file, START being the stream offset
+// (bytes the chain received before it) of the file's first byte; later lines win.
+//
+// Why stream offsets: file systems hand a freed inode number to the next file created (ext4 does
+// so at once), so `{inode, offset-in-file}` can silently point into a newer file. A position's
+// offset is therefore a stream offset: it is valid only inside the range its inode's file covers
+// now, and anything before the oldest file is a gap of exactly known size.
 import fs from 'node:fs';
 import path from 'node:path';
 import { invalidArgument } from './errors.js';
@@ -14,8 +18,6 @@ import { invalidArgument } from './errors.js';
 export const DEFAULT_MAX_BACKUPS = 3;
 export const DEFAULT_MODE = 0o600;
 const MAX_BACKUPS_LIMIT = 1000;
-/** Rotated-away files the index remembers, so that old positions still get an exact gap. */
-const DEAD_RECORDS_KEPT = 256;
 
 export interface ChainOptions {
   /** Backups kept beside the base (default 3; 0 = none). */
@@ -128,12 +130,22 @@ export function createFile(p: string, mode: number, exclusive: boolean): number 
   return fd;
 }
 
-/** Truncate mode: removes every backup (oldest first, so a kill leaves a shorter chain), then the base. */
-function removeChain(layout: ChainLayout): void {
+/**
+ * Truncate mode: removes every backup (oldest first, so a kill leaves a shorter chain), then the
+ * base. Returns the stream offset the old chain ended at: the new one goes on from there, so old
+ * positions read as a gap instead of landing in new data.
+ */
+function removeChain(layout: ChainLayout): number {
+  const chain = listChain(layout);
+  const starts = chainStarts(chain, readIndex(layout));
+  const last = chain[chain.length - 1];
+  const end = starts === undefined || last === undefined ? 0 : (starts[chain.length - 1] as number) + last.size;
   for (let slot = extraSlotsEnd(layout) - 1; slot >= 0; slot--) unlinkIfExists(slotPath(layout, slot));
   unlinkIfExists(layout.base);
   unlinkIfExists(layout.newBase);
+  // The new base may get an old file's inode number: old records must not anchor it.
   unlinkIfExists(layout.index);
+  return end;
 }
 
 /** One past the last contiguous backup slot in use, counting slots beyond maxBackups (a shrunk config). */
@@ -152,7 +164,7 @@ function extraSlotsEnd(layout: ChainLayout): number {
  * their newest name only. Backups beyond maxBackups (a shrunk config) are removed oldest first.
  */
 export function recoverChain(layout: ChainLayout, mode: number, truncate: boolean): number {
-  if (truncate) removeChain(layout);
+  const truncatedAt = truncate ? removeChain(layout) : 0;
   unlinkIfExists(layout.indexTmp);
   const end = extraSlotsEnd(layout);
   for (let slot = end - 1; slot >= layout.backups.length; slot--) unlinkIfExists(slotPath(layout, slot));
@@ -179,38 +191,69 @@ export function recoverChain(layout: ChainLayout, mode: number, truncate: boolea
 
   if (baseStat === undefined) {
     if (statFile(layout.newBase) !== undefined) fs.renameSync(layout.newBase, layout.base);
-    else fs.closeSync(createFile(layout.base, mode, true));
+    else createLostBase(layout, mode);
   } else {
     unlinkIfExists(layout.newBase);
   }
-  return rewriteIndex(layout, mode);
+  return rewriteIndex(layout, mode, truncatedAt);
 }
 
 /**
- * Rewrites the index from the live chain plus the newest dead records; returns the base's start.
- * The index only sharpens gap counts, so failing to store it (a full disk) is not an error.
+ * Recreates a base that is gone without a prepared successor (deleted by hand): its stream start
+ * is put past everything the index knows, so positions into lost data read as a gap.
  */
-export function rewriteIndex(layout: ChainLayout, mode: number): number {
-  const records = readIndex(layout);
+function createLostBase(layout: ChainLayout, mode: number): void {
   const chain = listChain(layout);
-  const starts: number[] = new Array<number>(chain.length).fill(0);
-  const anchor = chain.findIndex((f) => records.has(f.ino));
-  if (anchor >= 0) {
-    starts[anchor] = records.get((chain[anchor] as ChainFile).ino) as number;
-    for (let i = anchor + 1; i < chain.length; i++) {
-      starts[i] = (starts[i - 1] as number) + (chain[i - 1] as ChainFile).size;
-    }
-    for (let i = anchor - 1; i >= 0; i--) starts[i] = (starts[i + 1] as number) - (chain[i] as ChainFile).size;
+  const records = readIndex(layout);
+  const starts = chainStarts(chain, records);
+  const last = chain[chain.length - 1];
+  let floor = starts === undefined || last === undefined ? 0 : (starts[chain.length - 1] as number) + last.size;
+  for (const start of records.values()) floor = Math.max(floor, start);
+  const fd = createFile(layout.base, mode, true);
+  try {
+    const ino = fs.fstatSync(fd, { bigint: true }).ino;
+    fs.appendFileSync(layout.index, formatRecord(ino, floor), { mode });
+  } catch {
+    // Advisory, like every index write: without it the base is placed after its predecessors.
+  } finally {
+    fs.closeSync(fd);
   }
-  const live = new Set(chain.map((f) => f.ino));
-  const oldestStart = starts[0] ?? 0;
-  // Without an anchor the old records describe another stream: forget them rather than mis-measure.
-  const dead =
-    anchor < 0
-      ? []
-      : [...records].filter(([ino, start]) => !live.has(ino) && start < oldestStart).sort((a, b) => a[1] - b[1]);
+}
+
+/**
+ * Stream starts of the listed files (oldest first), anchored at the oldest one the index knows and
+ * carried across the others by their sizes. Without a known file: the oldest starts at `fallback`,
+ * or the result is undefined when no fallback is given.
+ */
+export function chainStarts(
+  chain: readonly ChainFile[],
+  records: Map<bigint, number>,
+  fallback?: number,
+): number[] | undefined {
+  let anchor = chain.findIndex((f) => records.has(f.ino));
+  if (anchor < 0 && fallback === undefined) return undefined;
+  const starts = new Array<number>(chain.length).fill(0);
+  if (anchor < 0) {
+    anchor = 0;
+    starts[0] = fallback ?? 0;
+  } else {
+    starts[anchor] = records.get((chain[anchor] as ChainFile).ino) as number;
+  }
+  for (let i = anchor + 1; i < chain.length; i++) starts[i] = (starts[i - 1] as number) + (chain[i - 1] as ChainFile).size;
+  for (let i = anchor - 1; i >= 0; i--) starts[i] = (starts[i + 1] as number) - (chain[i] as ChainFile).size;
+  return starts;
+}
+
+/**
+ * Rewrites the index from the live chain; returns the base's stream start. Without any known
+ * anchor (a new chain, or the index was lost) the oldest file starts at `fallbackStart`.
+ * The index only keeps positions exact, so failing to store it (a full disk) is not an error:
+ * the starts still follow from the previous index and the sizes.
+ */
+export function rewriteIndex(layout: ChainLayout, mode: number, fallbackStart = 0): number {
+  const chain = listChain(layout);
+  const starts = chainStarts(chain, readIndex(layout), fallbackStart) as number[];
   let text = '';
-  for (const [ino, start] of dead.slice(-DEAD_RECORDS_KEPT)) text += formatRecord(ino, start);
   chain.forEach((f, i) => {
     text += formatRecord(f.ino, starts[i] as number);
   });
@@ -224,5 +267,5 @@ export function rewriteIndex(layout: ChainLayout, mode: number): number {
       // Nothing to clean up; recovery removes a stray temp file anyway.
     }
   }
-  return starts[chain.length - 1] ?? 0;
+  return starts[chain.length - 1] ?? fallbackStart;
 }

@@ -2,7 +2,7 @@
 // It never changes the chain, so it may run beside a live writer (in any process).
 import { constants as bufferConstants } from 'node:buffer';
 import fs from 'node:fs';
-import { type ChainFile, type ChainLayout, type ChainOptions, chainLayout, listChain, readIndex } from './chain.js';
+import { type ChainFile, type ChainLayout, type ChainOptions, chainLayout, chainStarts, listChain, readIndex } from './chain.js';
 import { RotatingFileError, invalidArgument } from './errors.js';
 import { type Position, START } from './position.js';
 
@@ -13,7 +13,8 @@ export interface ReadResult {
   readonly next: Position;
   /**
    * Bytes between the requested position and the first byte of `data` that were rotated away
-   * before they could be read; -1 if bytes were lost but the chain index cannot say how many.
+   * before they could be read; -1 if the position does not belong to what the chain's index
+   * knows (bytes may be missing, their count is unknown).
    */
   readonly gap: number;
 }
@@ -27,11 +28,7 @@ function validPosition(p: unknown): p is Position {
   return typeof inode === 'bigint' && inode >= 0n && Number.isSafeInteger(offset) && (offset as number) >= 0;
 }
 
-function addGap(a: number, b: number): number {
-  return a < 0 || b < 0 ? -1 : a + b;
-}
-
-/** Reads until len bytes or the end of the file; returns the count. */
+/** Reads until the buffer is full or the file ends; returns the count. */
 function preadFully(fd: number, buf: Buffer, position: number): number {
   let got = 0;
   while (got < buf.length) {
@@ -40,6 +37,14 @@ function preadFully(fd: number, buf: Buffer, position: number): number {
     got += n;
   }
   return got;
+}
+
+/** The chain as a reader sees it at one instant: files oldest first and their stream starts. */
+interface Snapshot {
+  readonly files: ChainFile[];
+  readonly starts: number[];
+  /** False when the index knows none of the files: starts are then guesses from 0. */
+  readonly anchored: boolean;
 }
 
 export class RotatingFileReader {
@@ -58,11 +63,29 @@ export class RotatingFileReader {
     return this.cursor;
   }
 
-  /** Sets the cursor to an inode and offset, e.g. a position a writer or an earlier read returned. */
-  seek(inode: bigint, offset = 0): void {
-    const p = { inode, offset };
-    if (!validPosition(p)) throw invalidArgument('seek needs an inode (bigint >= 0) and an offset (integer >= 0)');
-    this.cursor = p;
+  /** Moves the cursor to a position a writer or an earlier read returned. */
+  seek(position: Position): void {
+    if (!validPosition(position)) throw invalidArgument('position needs an inode (bigint >= 0) and an offset (integer >= 0)');
+    this.cursor = { inode: position.inode, offset: position.offset };
+  }
+
+  /**
+   * Seek by inode (virtlogd's seek): moves the cursor to byte `fileOffset` of the file that has
+   * this inode now, wherever rotation moved it. Returns the position; throws
+   * LW_ERR_ROTATING_FILE_BAD_POSITION when no file of the chain has the inode or it is shorter.
+   */
+  seekInode(inode: bigint, fileOffset = 0): Position {
+    if (typeof inode !== 'bigint' || inode <= 0n || !Number.isSafeInteger(fileOffset) || fileOffset < 0) {
+      throw invalidArgument('seekInode needs an inode (bigint > 0) and a file offset (integer >= 0)');
+    }
+    const snap = this.snapshot();
+    const i = snap.files.findIndex((f) => f.ino === inode);
+    const file = snap.files[i];
+    if (file === undefined || fileOffset > file.size) {
+      throw new RotatingFileError('LW_ERR_ROTATING_FILE_BAD_POSITION', `no file with inode ${inode} and ${fileOffset} bytes`);
+    }
+    this.cursor = { inode, offset: (snap.starts[i] as number) + fileOffset };
+    return this.cursor;
   }
 
   /** read() from the cursor, then moves the cursor past what was returned. */
@@ -72,17 +95,18 @@ export class RotatingFileReader {
     return { data: r.data, gap: r.gap };
   }
 
-  /** The position just past the last byte written so far (START if there is no base yet). */
+  /** The position just past the last byte written so far (START if there is no file yet). */
   end(): Position {
-    const chain = listChain(this.layout);
-    const base = chain[chain.length - 1];
-    return base === undefined || base.path !== this.layout.base ? START : { inode: base.ino, offset: base.size };
+    const snap = this.snapshot();
+    const last = snap.files.length - 1;
+    const base = snap.files[last];
+    return base === undefined ? START : { inode: base.ino, offset: (snap.starts[last] as number) + base.size };
   }
 
   /**
    * Up to maxLen bytes from `from` on. The file holding the position is found by inode wherever
-   * rotation moved it; reading goes on into newer files. If that file was rotated away, reading
-   * resumes at the oldest file still there and `gap` says how much was skipped.
+   * rotation moved it; reading goes on into newer files. If the position's bytes were rotated
+   * away, reading resumes at the oldest file still there and `gap` says how much was skipped.
    */
   read(from: Position, maxLen: number): ReadResult {
     if (!validPosition(from)) throw invalidArgument('position needs an inode (bigint >= 0) and an offset (integer >= 0)');
@@ -92,58 +116,73 @@ export class RotatingFileReader {
     const pieces: Buffer[] = [];
     let total = 0;
     let gap = 0;
-    let inode = from.inode;
-    let offset = from.offset;
+    let at: Position = from;
     for (let scan = 0; scan <= MAX_RESCANS; scan++) {
-      const chain = listChain(this.layout);
-      const oldest = chain[0];
+      const snap = this.snapshot();
+      const oldest = snap.files[0];
       if (oldest === undefined) break;
-      let i = inode === 0n ? 0 : chain.findIndex((f) => f.ino === inode);
-      if (i < 0) {
-        gap = addGap(gap, this.gapBefore(inode, offset, oldest));
-        i = 0;
-        offset = 0;
+      let i = 0;
+      if (at.inode !== 0n) {
+        i = snap.files.findIndex((f) => f.ino === at.inode);
+        const file = snap.files[i];
+        const start = snap.starts[i] as number;
+        if (file !== undefined && at.offset > start + file.size) {
+          throw new RotatingFileError('LW_ERR_ROTATING_FILE_BAD_POSITION', `offset ${at.offset} is past ${file.path}`);
+        }
+        if (file === undefined || at.offset < start) {
+          // Rotated away (or its inode number since reused by a newer file).
+          const lost = snap.starts[0] as number;
+          gap = gap < 0 || !snap.anchored || at.offset > lost ? -1 : gap + lost - at.offset;
+          i = 0;
+          at = { inode: oldest.ino, offset: lost };
+        }
+      } else {
+        at = { inode: oldest.ino, offset: snap.starts[0] as number };
       }
-      inode = (chain[i] as ChainFile).ino;
-      const outcome = this.readFrom(chain, i, offset, maxLen - total, pieces);
+      const outcome = this.readFrom(snap, i, at.offset - (snap.starts[i] as number), maxLen - total, pieces);
       total += outcome.got;
-      inode = outcome.inode;
-      offset = outcome.offset;
+      at = outcome.at;
       if (!outcome.moved) break;
     }
-    return { data: Buffer.concat(pieces, total), next: { inode, offset }, gap };
+    return { data: Buffer.concat(pieces, total), next: at, gap };
+  }
+
+  private snapshot(): Snapshot {
+    const files = listChain(this.layout);
+    const records = readIndex(this.layout);
+    const known = chainStarts(files, records);
+    return { files, starts: known ?? (chainStarts(files, records, 0) as number[]), anchored: known !== undefined };
   }
 
   /**
-   * Reads chain[i..] from offset into pieces. `moved` is true when a file was no longer under the
-   * name it was listed with (a rotation in between): the caller lists the chain again and goes on
-   * from the returned inode and offset, which are always where the bytes read so far end.
+   * Reads files[i..] from fileOffset into pieces. `moved` is true when a file was no longer under
+   * the name it was listed with (a rotation in between): the caller lists the chain again and
+   * goes on from `at`, which is always where the bytes read so far end.
    */
   private readFrom(
-    chain: ChainFile[],
+    snap: Snapshot,
     i: number,
-    offset: number,
+    fileOffset: number,
     maxLen: number,
     pieces: Buffer[],
-  ): { got: number; inode: bigint; offset: number; moved: boolean } {
+  ): { got: number; at: Position; moved: boolean } {
     let got = 0;
+    let offset = fileOffset;
     for (;;) {
-      const f = chain[i] as ChainFile;
+      const f = snap.files[i] as ChainFile;
+      const at = (): Position => ({ inode: f.ino, offset: (snap.starts[i] as number) + offset });
       let fd: number;
       try {
         fd = fs.openSync(f.path, 'r');
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { got, inode: f.ino, offset, moved: true };
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { got, at: at(), moved: true };
         throw err;
       }
       let size: number;
       try {
         const st = fs.fstatSync(fd, { bigint: true });
-        if (st.ino !== f.ino) return { got, inode: f.ino, offset, moved: true };
+        if (st.ino !== f.ino) return { got, at: at(), moved: true };
         size = Number(st.size);
-        if (offset > size) {
-          throw new RotatingFileError('LW_ERR_ROTATING_FILE_BAD_POSITION', `offset ${offset} > size ${size} of ${f.path}`);
-        }
         const want = Math.min(size - offset, maxLen - got);
         if (want > 0) {
           const buf = Buffer.allocUnsafe(want);
@@ -155,19 +194,9 @@ export class RotatingFileReader {
       } finally {
         fs.closeSync(fd);
       }
+      if (got >= maxLen || i + 1 >= snap.files.length || offset < size) return { got, at: at(), moved: false };
       i++;
-      if (got >= maxLen || i >= chain.length || offset < size) return { got, inode: f.ino, offset, moved: false };
       offset = 0;
     }
-  }
-
-  /** Bytes rotated away between a lost position and the start of the oldest file left. */
-  private gapBefore(inode: bigint, offset: number, oldest: ChainFile): number {
-    const records = readIndex(this.layout);
-    const lostStart = records.get(inode);
-    const oldestStart = records.get(oldest.ino);
-    if (lostStart === undefined || oldestStart === undefined) return -1;
-    const gap = oldestStart - (lostStart + offset);
-    return gap >= 0 ? gap : -1;
   }
 }

@@ -23,8 +23,8 @@ export const DEFAULT_MAX_SIZE = 2 * 1024 * 1024;
 const NEWLINE = 0x0a;
 /** lastByte when the last bytes went file-ward by splice, unseen. */
 const UNSEEN = -1;
-/** The index is rewritten (dropping the oldest dead records) after this many appended records. */
-const INDEX_APPENDS_BEFORE_REWRITE = 512;
+/** Readers parse the index on every read: it is rewritten to the live files after this many appends. */
+const INDEX_APPENDS_BEFORE_REWRITE = 64;
 /** splice() length cap far from the limit: the kernel moves at most what the pipe holds anyway. */
 const MAX_SPLICE = 1 << 30;
 
@@ -132,8 +132,9 @@ export class RotatingFileWriter {
     return new RotatingFileWriter(file, opts);
   }
 
+  /** Where the next byte goes: the current file and the stream offset (see position.ts). */
   get position(): Position {
-    return { inode: this.ino, offset: this.size };
+    return { inode: this.ino, offset: this.start + this.size };
   }
 
   get stats(): RotatingFileWriterStats {

@@ -201,8 +201,10 @@ test('bad options and arguments are rejected with a coded error', (t) => {
     { truncate: 'yes' },
   ];
   for (const opts of bad) {
-    const err = t.throws(() => RotatingFileWriter.open(base, opts), { instanceOf: RotatingFileError });
-    t.is(err?.code, 'LW_ERR_ROTATING_FILE_INVALID_ARGUMENT', JSON.stringify(opts));
+    t.throws(() => RotatingFileWriter.open(base, opts), {
+      instanceOf: RotatingFileError,
+      code: 'LW_ERR_ROTATING_FILE_INVALID_ARGUMENT',
+    });
   }
   t.throws(() => RotatingFileWriter.open(''), { code: 'LW_ERR_ROTATING_FILE_INVALID_ARGUMENT' });
   const w = RotatingFileWriter.open(base);
