@@ -40,6 +40,11 @@ export const ERROR_CODES = {
   LW_ERR_LOG_POSITION_INVALID: { message: 'position does not belong to this log', retryable: false },
   LW_ERR_LOG_BUSY: { message: 'log is in use by another writer', retryable: true },
   LW_ERR_LOG_IO: { message: 'I/O error on the log file', retryable: true },
+  // Log paths confined to the daemon's log root (PATH).
+  LW_ERR_PATH_INVALID: { message: 'malformed log path', retryable: false },
+  LW_ERR_PATH_OUTSIDE_ROOT: { message: 'log path is outside the log root', retryable: false },
+  LW_ERR_PATH_SYMLINK: { message: 'log path goes through a symlink', retryable: false },
+  LW_ERR_PATH_NOT_REGULAR: { message: 'log path names something other than a regular file', retryable: false },
   // Daemon configuration and lifecycle (CONFIG, UPGRADE).
   LW_ERR_CONFIG_INVALID: { message: 'invalid configuration', retryable: false },
   LW_ERR_UPGRADE_IN_PROGRESS: { message: 'an upgrade is already in progress', retryable: true },
