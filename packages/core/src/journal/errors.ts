@@ -6,6 +6,7 @@ export const JOURNAL_ERROR_CODES = {
   LW_ERR_JOURNAL_FIELD_VALUE: 'a field value is not a string or a byte array',
   LW_ERR_JOURNAL_EMPTY_ENTRY: 'an entry has no fields',
   LW_ERR_JOURNAL_ENTRY_TOO_BIG: 'an entry exceeds the size or field-count limit',
+  LW_ERR_JOURNAL_CONNECT: 'cannot open or connect the socket of journald (or of a journald-compatible server)',
   LW_ERR_JOURNAL_CLOSED: 'the client or server is closed (or was never opened)',
   LW_ERR_JOURNAL_SEND: 'the entry could not be handed to journald; it was not logged',
   LW_ERR_JOURNAL_STREAM_HEADER: 'a stdout-stream header is malformed',

@@ -49,3 +49,13 @@ export {
   type JsonReadOptions,
   type JsonWriteOptions,
 } from './json-format.js';
+export { JOURNAL_SOCKET_PATH, JournalClient, type JournalClientOptions } from './native-client.js';
+export { JournalNativeServer, type NativeServerOptions, type ReceivedEntry, type ServerProblem } from './native-server.js';
+export {
+  JOURNAL_STDOUT_PATH,
+  JournalStdoutServer,
+  openStdoutStream,
+  type StdoutEntry,
+  type StdoutServerOptions,
+  type StdoutStreamOptions,
+} from './stdout-stream.js';

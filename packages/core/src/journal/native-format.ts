@@ -4,7 +4,7 @@
 // separated by an empty line. The parser follows journald (systemd 252, journald-native.c).
 import { isUtf8 } from 'node:buffer';
 import { JournalError } from './errors.js';
-import { isValidFieldNameBytes, type JournalField } from './fields.js';
+import { assertFieldName, isValidFieldNameBytes, type EntryInput, type EntryObject, type JournalField } from './fields.js';
 
 const NL = Buffer.from('\n');
 
@@ -32,13 +32,14 @@ interface NamePieces {
   readonly nl: Buffer;
 }
 
-// Names repeat across entries; building `NAME=` once per name keeps the hot path allocation-free.
+// Names repeat across entries: a name is validated and its `NAME=` built once, then reused.
 const namePieces = new Map<string, NamePieces>();
 const NAME_CACHE_MAX = 4096;
 
 function piecesFor(name: string): NamePieces {
   let p = namePieces.get(name);
   if (p === undefined) {
+    assertFieldName(name);
     p = { eq: Buffer.from(name + '=', 'latin1'), nl: Buffer.from(name + '\n', 'latin1') };
     if (namePieces.size < NAME_CACHE_MAX) namePieces.set(name, p);
   }
@@ -51,23 +52,47 @@ function le64(n: number): Buffer {
   return b;
 }
 
-/** Appends one field's wire pieces (no copy of the value). The name must already be valid. */
-export function pushFieldPieces(out: Uint8Array[], name: string, value: Uint8Array): number {
+// Appends one field's wire pieces; a byte value is referenced, not copied.
+function pushField(out: Uint8Array[], name: string, value: unknown): number {
   const p = piecesFor(name);
-  if (needsBinaryForm(value)) {
-    out.push(p.nl, le64(value.byteLength), value, NL);
-    return p.nl.byteLength + 8 + value.byteLength + 1;
+  let bytes: Uint8Array;
+  let binary: boolean;
+  if (typeof value === 'string') {
+    // A JS string always encodes to valid UTF-8: only LF and NUL force the binary form.
+    bytes = Buffer.from(value, 'utf8');
+    binary = value.includes('\n') || value.includes('\0');
+  } else if (value instanceof Uint8Array) {
+    bytes = value;
+    binary = needsBinaryForm(value);
+  } else {
+    throw new JournalError('LW_ERR_JOURNAL_FIELD_VALUE', `value of field ${name} is not a string or byte array`);
   }
-  out.push(p.eq, value, NL);
-  return p.eq.byteLength + value.byteLength + 1;
+  if (binary) {
+    out.push(p.nl, le64(bytes.byteLength), bytes, NL);
+    return p.nl.byteLength + 8 + bytes.byteLength + 1;
+  }
+  out.push(p.eq, bytes, NL);
+  return p.eq.byteLength + bytes.byteLength + 1;
 }
 
-/** Wire pieces of one entry, ready for a gathered sendmsg; returns the pieces and their total size. */
-export function encodeNativeEntry(fields: readonly JournalField[]): { pieces: Uint8Array[]; size: number } {
-  if (fields.length === 0) throw new JournalError('LW_ERR_JOURNAL_EMPTY_ENTRY', 'a journal entry needs at least one field');
+/**
+ * Wire pieces of one entry, ready for a gathered sendmsg, and their total size. Names are checked
+ * (LW_ERR_JOURNAL_FIELD_NAME) before anything is sent; byte values are not copied.
+ */
+export function encodeNativeEntry(entry: EntryInput): { pieces: Uint8Array[]; size: number } {
   const pieces: Uint8Array[] = [];
   let size = 0;
-  for (const f of fields) size += pushFieldPieces(pieces, f.name, f.value);
+  if (Array.isArray(entry)) {
+    for (const f of entry as readonly JournalField[]) size += pushField(pieces, f.name, f.value);
+  } else {
+    for (const name of Object.keys(entry)) {
+      const v = (entry as EntryObject)[name];
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const one of v as readonly unknown[]) size += pushField(pieces, name, one);
+      else size += pushField(pieces, name, v);
+    }
+  }
+  if (pieces.length === 0) throw new JournalError('LW_ERR_JOURNAL_EMPTY_ENTRY', 'a journal entry needs at least one field');
   return { pieces, size };
 }
 
