@@ -24,19 +24,11 @@ import {
   tee,
   write,
 } from '../../src/native/index.js';
-import { assertFlags, tempDir } from './helpers.js';
+import { assertFlags, closeOwned, own, tempDir } from './helpers.js';
 
 function openPipe(t: ExecutionContext, opts?: Parameters<typeof pipe>[0]): { readFd: number; writeFd: number } {
   const p = pipe(opts);
-  t.teardown(() => {
-    for (const fd of [p.readFd, p.writeFd]) {
-      try {
-        close(fd);
-      } catch {
-        // already closed by the test
-      }
-    }
-  });
+  own(t, p.readFd, p.writeFd);
   return p;
 }
 
@@ -67,7 +59,7 @@ test('read returns null on an empty nonblocking pipe, bytes into the window, 0 a
   t.is(buf.toString('latin1', 0, 8), '....hel.');
   t.is(read(p.readFd, buf), 2);
   t.is(buf.toString('latin1', 0, 2), 'lo');
-  close(p.writeFd);
+  closeOwned(t, p.writeFd);
   t.is(read(p.readFd, buf), 0);
 });
 
@@ -86,19 +78,18 @@ test('write returns null once the pipe is full, after a partial write', (t) => {
 
 test('write to a pipe without readers throws EPIPE', (t) => {
   const p = openPipe(t);
-  close(p.readFd);
+  closeOwned(t, p.readFd);
   const err = t.throws(() => write(p.writeFd, Buffer.from('x')), { instanceOf: SysError });
   t.is(err.code, 'EPIPE');
   t.is(err.syscall, 'write');
 });
 
 test('close and fstat of a bad fd throw EBADF with errno and syscall', (t) => {
-  const p = pipe();
-  close(p.readFd);
-  close(p.writeFd);
+  // Far above any fd in use: tests in other worker threads share this process's fd table.
+  const bad = 1 << 30;
   const err = t.throws(
     () => {
-      close(p.readFd);
+      close(bad);
     },
     { instanceOf: SysError },
   );
@@ -106,7 +97,7 @@ test('close and fstat of a bad fd throw EBADF with errno and syscall', (t) => {
   t.is(err.errno, 9);
   t.is(err.syscall, 'close');
   t.regex(err.message, /^EBADF: .*, close$/);
-  const err2 = t.throws(() => fstat(p.writeFd), { instanceOf: SysError });
+  const err2 = t.throws(() => fstat(bad), { instanceOf: SysError });
   t.is(err2.code, 'EBADF');
   t.is(err2.syscall, 'fstat');
 });
@@ -165,10 +156,7 @@ test('dup is CLOEXEC unless asked otherwise and shares the file', (t) => {
   const p = openPipe(t);
   const a = dup(p.writeFd);
   const b = dup(p.writeFd, { cloexec: false });
-  t.teardown(() => {
-    close(a);
-    close(b);
-  });
+  own(t, a, b);
   assertFlags(t, a, { cloexec: true, nonblock: true });
   assertFlags(t, b, { cloexec: false, nonblock: true });
   t.is(write(a, Buffer.from('ab')), 2);
@@ -197,7 +185,7 @@ test('splice moves pipe bytes into a file, at an offset when asked', (t) => {
   t.is(got.length, 3000);
   t.deepEqual(got.subarray(4), payload.subarray(4));
   t.is(got.toString('latin1', 0, 4), 'HEAD');
-  close(p.writeFd);
+  closeOwned(t, p.writeFd);
   t.is(splice(p.readFd, fd, 100), 0); // EOF
   const err = t.throws(() => splice(p.readFd, fd, 1, { offIn: 0 }), { instanceOf: SysError });
   t.is(err.code, 'ESPIPE');
@@ -216,22 +204,16 @@ test('tee copies pipe bytes to another pipe without consuming them', (t) => {
   t.is(a.toString('latin1', 0, 9), 'log line\n');
   t.is(b.toString('latin1', 0, 9), 'log line\n');
   const fd = memfdCreate('not-a-pipe');
-  t.teardown(() => {
-    close(fd);
-  });
+  own(t, fd);
   t.throws(() => tee(src.readFd, fd, 1), { code: 'EINVAL' });
 });
 
 test('memfd is CLOEXEC, sized by writes, and its seals are enforced', (t) => {
   const fd = memfdCreate('lw-test');
-  t.teardown(() => {
-    close(fd);
-  });
+  own(t, fd);
   assertFlags(t, fd, { cloexec: true });
   const plain = memfdCreate('lw-plain', { cloexec: false, allowSealing: false });
-  t.teardown(() => {
-    close(plain);
-  });
+  own(t, plain);
   assertFlags(t, plain, { cloexec: false });
   t.is(getSeals(plain), SEAL.SEAL); // created sealed against sealing
   t.throws(() => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { constants, fcntlGetFd, fcntlGetFl } from '../../src/native/index.js';
+import { close, constants, fcntlGetFd, fcntlGetFl } from '../../src/native/index.js';
 
 export function tempDir(t: ExecutionContext): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-native-'));
@@ -43,4 +43,30 @@ export async function within<T>(p: Promise<T>, what: string, timeoutMs = 20_000)
   } finally {
     clearTimeout(timer);
   }
+}
+
+const owned = new WeakMap<ExecutionContext, Set<number>>();
+
+/**
+ * Registers fds to close at teardown. Every fd must be closed exactly once: worker threads share
+ * the process's fd table, so a second close could hit another test's fd (and make libuv abort
+ * when that fd was being polled).
+ */
+export function own(t: ExecutionContext, ...fds: number[]): void {
+  let set = owned.get(t);
+  if (set === undefined) {
+    const created = new Set<number>();
+    owned.set(t, created);
+    t.teardown(() => {
+      for (const fd of created) close(fd);
+    });
+    set = created;
+  }
+  for (const fd of fds) set.add(fd);
+}
+
+/** Closes an fd registered with own() now instead of at teardown. */
+export function closeOwned(t: ExecutionContext, fd: number): void {
+  if (owned.get(t)?.delete(fd) !== true) throw new Error(`fd ${fd} is not owned by this test`);
+  close(fd);
 }

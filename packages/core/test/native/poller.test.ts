@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import test from 'ava';
 import type { FdEvent } from '../../src/native/index.js';
-import { FdPoller, close, pipe, read, write } from '../../src/native/index.js';
-import { within } from './helpers.js';
+import { FdPoller, pipe, read, write } from '../../src/native/index.js';
+import { own, within } from './helpers.js';
 
 test('readable fires when data arrives, and again while data stays (level-triggered)', async (t) => {
   const p = pipe();
@@ -16,9 +16,8 @@ test('readable fires when data arrives, and again while data stays (level-trigge
   });
   t.teardown(() => {
     poller.close();
-    close(p.readFd);
-    close(p.writeFd);
   });
+  own(t, p.readFd, p.writeFd);
   poller.start({ readable: true });
   setTimeout(() => write(p.writeFd, Buffer.from('ping')), 20);
   await within(new Promise<void>((resolve) => (wake = resolve)), 'first readable');
@@ -31,10 +30,7 @@ test('readable fires when data arrives, and again while data stays (level-trigge
 
 test('writable fires on a pipe with room; start({}) stops; close is final', async (t) => {
   const p = pipe();
-  t.teardown(() => {
-    close(p.readFd);
-    close(p.writeFd);
-  });
+  own(t, p.readFd, p.writeFd);
   let writable = 0;
   const poller = new FdPoller(p.writeFd, (ev) => {
     if (ev.writable) writable++;
