@@ -26,12 +26,12 @@ export class PipeScratch {
 
   static create(opts: { window?: number } = {}): PipeScratch {
     const window = opts.window ?? DEFAULT_WINDOW;
-    if (!Number.isInteger(window) || window < 1 || window > 64 * 1024 * 1024) {
-      throw invalidArgument('window must be an integer 1..64 MiB');
+    if (!Number.isInteger(window) || window < 1 || window > 16 * 1024 * 1024) {
+      throw invalidArgument('window must be an integer 1..16 MiB');
     }
-    // tee() fills one scratch slot per guest buffer it touches; twice the window plus two pages
-    // keeps a full window from being cut short by page-straddling buffers.
-    const { readFd, writeFd } = pipe({ size: 2 * (window + 2 * PAGE) });
+    // tee() takes one scratch slot per guest pipe buffer it touches: two pages of slack let a
+    // window that straddles page-sized buffers fit (the kernel rounds up to a power of two).
+    const { readFd, writeFd } = pipe({ size: window + 2 * PAGE });
     return new PipeScratch(readFd, writeFd, window);
   }
 
