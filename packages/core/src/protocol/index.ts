@@ -38,3 +38,26 @@ export {
   type Message,
   type ReplyMessage,
 } from './messages.js';
+export { FramedConnection, closeFds, type ConnectionEvents } from './connection.js';
+export type { StreamSink } from './server-stream.js';
+export {
+  RpcServer,
+  type BuiltinMethod,
+  type CallContext,
+  type HandledMethod,
+  type HandlerOutput,
+  type InjectOptions,
+  type LogLevelName,
+  type Peer,
+  type RpcHandlers,
+  type RpcServerOptions,
+} from './rpc-server.js';
+export {
+  FollowStream,
+  RpcClient,
+  type CallOptions,
+  type CallResult,
+  type FollowOptions,
+  type RpcClientOptions,
+  type ServerInfo,
+} from './rpc-client.js';
