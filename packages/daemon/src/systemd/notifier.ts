@@ -13,6 +13,7 @@ export const NOTIFY_MAX_BYTES = 4096;
 // The kernel's SCM_MAX_FD: more fds in one sendmsg fail with EINVAL.
 export const NOTIFY_MAX_FDS = MAX_FDS;
 const DEFAULT_BARRIER_TIMEOUT_MS = 5000;
+const TIMER_MAX_MS = 2 ** 31 - 1;
 
 export interface NotifierOptions {
   /** From WATCHDOG_USEC when it is meant for this process; 0 or absent = no watchdog. */
@@ -222,9 +223,18 @@ export class Notifier {
   startWatchdog(onError: (err: unknown) => void): boolean {
     if (!this.watchdogEnabled || this.#closed) return false;
     this.stopWatchdog();
-    const periodMs = Math.max(1, Math.floor(this.watchdogUsec / 2000));
+    // Timers take at most 2^31-1 ms; a longer period still gets pinged often enough.
+    const periodMs = Math.min(TIMER_MAX_MS, Math.max(1, Math.floor(this.watchdogUsec / 2000)));
+    let inFlight = false;
     const ping = (): void => {
-      this.notify('WATCHDOG=1').catch(onError);
+      // A manager too busy to take the last ping gets no pile of them.
+      if (inFlight) return;
+      inFlight = true;
+      this.notify('WATCHDOG=1')
+        .catch(onError)
+        .finally(() => {
+          inFlight = false;
+        });
     };
     ping();
     this.#watchdog = setInterval(ping, periodMs);
