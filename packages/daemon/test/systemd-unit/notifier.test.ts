@@ -98,10 +98,15 @@ test('more fds than one sendmsg may carry are split into datagrams with the same
   })();
 });
 
-test('concurrent calls arrive in call order', async (t) => {
+test('concurrent calls arrive in call order, waiting for room when the queue is full', async (t) => {
   await withSink(async (sink, n) => {
-    await Promise.all(Array.from({ length: 50 }, (_, i) => n.status(`step ${i}`)));
-    for (let i = 0; i < 50; i++) t.is((await sink.next()).text, `STATUS=step ${i}`);
+    // Far more than net.unix.max_dgram_qlen (10): later sends meet EAGAIN until we read.
+    const sends = Promise.all(Array.from({ length: 200 }, (_, i) => n.status(`step ${i}`)));
+    await sleep(100);
+    const texts: string[] = [];
+    for (let i = 0; i < 200; i++) texts.push((await sink.next()).text);
+    await sends;
+    t.deepEqual(texts, Array.from({ length: 200 }, (_, i) => `STATUS=step ${i}`));
   })();
 });
 
