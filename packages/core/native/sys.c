@@ -125,9 +125,21 @@ int lw_pidfd_getfd(int pidfd, int target_fd) {
   return r < 0 ? -errno : (int)r;
 }
 
+/* Node marks every inherited fd, stdio included, close-on-exec at startup
+ * (uv_disable_stdio_inheritance); the new image must keep 0-2, so clear the flag there and put
+ * it back if execve fails. */
 int lw_execve(const char *path, char *const argv[], char *const envp[]) {
+  int saved[3];
+  for (int fd = 0; fd < 3; fd++) {
+    saved[fd] = fcntl(fd, F_GETFD);
+    if (saved[fd] >= 0 && (saved[fd] & FD_CLOEXEC)) fcntl(fd, F_SETFD, saved[fd] & ~FD_CLOEXEC);
+  }
   execve(path, argv, envp);
-  return -errno;
+  int err = errno;
+  for (int fd = 0; fd < 3; fd++) {
+    if (saved[fd] >= 0 && (saved[fd] & FD_CLOEXEC)) fcntl(fd, F_SETFD, saved[fd]);
+  }
+  return -err;
 }
 
 int lw_socket(int type, int cloexec, int nonblock) {
