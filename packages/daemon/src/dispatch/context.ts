@@ -1,0 +1,10 @@
+// What the stateless dispatch functions may use of the daemon: they hold no state of their own.
+import type { LogHandler } from '../log-handler.js';
+import type { Logger } from '../logger.js';
+
+export interface DispatchContext {
+  readonly handler: LogHandler;
+  readonly logger: Logger;
+  readonly uptimeMs: number;
+  reload(): Promise<void>;
+}

@@ -1,0 +1,134 @@
+// Shared by the daemon tests: a real logwardend process in a temp dir, bounded waits, writer children.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
+import { close } from '@logwarden/core/native';
+import { LwError, RpcClient } from '@logwarden/core/protocol';
+
+export const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `cond` until it holds (bounded generously: these machines are loaded). */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+export function tempDir(t: ExecutionContext, prefix = 'lw-daemon-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export function exited(proc: ChildProcess): Promise<Exit> {
+  if (proc.exitCode !== null || proc.signalCode !== null) {
+    return Promise.resolve({ code: proc.exitCode, signal: proc.signalCode });
+  }
+  return new Promise((resolve) => {
+    proc.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    });
+  });
+}
+
+export interface RunningDaemon {
+  dir: string;
+  stateDir: string;
+  socketPath: string;
+  logRoot: string;
+  proc: ChildProcess;
+  /** Everything the daemon wrote to stderr so far. */
+  stderr(): string;
+  connect(): Promise<RpcClient>;
+  /** SIGTERM (or `signal`) and the exit status. */
+  stop(signal?: NodeJS.Signals): Promise<Exit>;
+}
+
+export interface SpawnOptions {
+  /** TOML text written to DIR/logwardend.toml and passed with --config. */
+  config?: string;
+  args?: string[];
+  /** Created beforehand with this mode (the daemon makes it 0755 otherwise). */
+  stateDirMode?: number;
+  dir?: string;
+}
+
+/** Runs `node dist/src/main.js --state-dir DIR/state` and waits until it answers hello. */
+export async function spawnDaemon(t: ExecutionContext, opts: SpawnOptions = {}): Promise<RunningDaemon> {
+  const dir = opts.dir ?? tempDir(t);
+  const stateDir = join(dir, 'state');
+  if (opts.stateDirMode !== undefined) {
+    mkdirSync(stateDir, { mode: opts.stateDirMode });
+    chmodSync(stateDir, opts.stateDirMode);
+  }
+  const args = [MAIN, '--state-dir', stateDir, ...(opts.args ?? [])];
+  if (opts.config !== undefined) {
+    const configPath = join(dir, 'logwardend.toml');
+    writeFileSync(configPath, opts.config);
+    args.push('--config', configPath);
+  }
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
+  const socketPath = join(stateDir, 'run/logwardend.sock');
+  const daemon: RunningDaemon = {
+    dir,
+    stateDir,
+    socketPath,
+    logRoot: join(stateDir, 'log'),
+    proc,
+    stderr: () => stderr,
+    connect: () => RpcClient.connect(socketPath, { timeoutMs: 20_000 }),
+    stop: async (signal = 'SIGTERM') => {
+      proc.kill(signal);
+      return exited(proc);
+    },
+  };
+  t.teardown(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited(proc);
+    }
+  });
+  // The socket file appears at bind(), a moment before listen(): retry refused connections.
+  await until(async () => {
+    if (proc.exitCode !== null) throw new Error(`daemon exited ${proc.exitCode}: ${stderr}`);
+    if (!existsSync(socketPath)) return false;
+    try {
+      (await daemon.connect()).close();
+      return true;
+    } catch (err) {
+      if (err instanceof LwError && err.code === 'LW_ERR_RPC_CONNECT') return false;
+      throw err;
+    }
+  }, 'the daemon to answer');
+  return daemon;
+}
+
+/** Starts a writer child with the log pipe as its stdout and stderr; closes our copy of the fd. */
+export function spawnWriter(fd: number, length: number, seed: number): ChildProcess {
+  const child = spawn(process.execPath, [join(FIXTURES, 'writer.js'), String(length), String(seed)], {
+    stdio: ['ignore', fd, fd],
+  });
+  close(fd);
+  return child;
+}
+
+export const domain = { uuid: '11111111-2222-3333-4444-555555555555', name: 'vm1' };
