@@ -163,7 +163,7 @@ function extraSlotsEnd(layout: ChainLayout): number {
  * stray index temp file. Hard-linked duplicates, which rename never makes but other tools may, keep
  * their newest name only. Backups beyond maxBackups (a shrunk config) are removed oldest first.
  */
-export function recoverChain(layout: ChainLayout, mode: number, truncate: boolean): number {
+export function recoverChain(layout: ChainLayout, mode: number, truncate: boolean, maxSize: number): number {
   const truncatedAt = truncate ? removeChain(layout) : 0;
   unlinkIfExists(layout.indexTmp);
   const end = extraSlotsEnd(layout);
@@ -191,28 +191,34 @@ export function recoverChain(layout: ChainLayout, mode: number, truncate: boolea
 
   if (baseStat === undefined) {
     if (statFile(layout.newBase) !== undefined) fs.renameSync(layout.newBase, layout.base);
-    else createLostBase(layout, mode);
+    else createLostBase(layout, mode, truncatedAt, maxSize);
   } else {
     unlinkIfExists(layout.newBase);
   }
   return rewriteIndex(layout, mode, truncatedAt);
 }
 
+/** How far a lost base of unknown size is assumed to have reached when files have no size limit. */
+const UNBOUNDED_LOST_BASE = 2 ** 40;
+
 /**
- * Recreates a base that is gone without a prepared successor (deleted by hand): its stream start
- * is put past everything the index knows, so positions into lost data read as a gap.
+ * Creates a base that is missing without a prepared successor: a new chain, a truncated one, or a
+ * base deleted by hand. Its stream start goes past everything the index knows (a lost base is
+ * assumed to have been at most maxSize long), so a position into lost bytes can never land in new
+ * ones, even when the new base gets the lost file's inode number.
  */
-function createLostBase(layout: ChainLayout, mode: number): void {
+function createLostBase(layout: ChainLayout, mode: number, floor: number, maxSize: number): void {
   const chain = listChain(layout);
   const records = readIndex(layout);
   const starts = chainStarts(chain, records);
   const last = chain[chain.length - 1];
-  let floor = starts === undefined || last === undefined ? 0 : (starts[chain.length - 1] as number) + last.size;
-  for (const start of records.values()) floor = Math.max(floor, start);
+  let start = starts === undefined || last === undefined ? floor : (starts[chain.length - 1] as number) + last.size;
+  for (const known of records.values()) start = Math.max(start, known + (maxSize > 0 ? maxSize : UNBOUNDED_LOST_BASE));
+  start = Math.max(start, floor);
   const fd = createFile(layout.base, mode, true);
   try {
     const ino = fs.fstatSync(fd, { bigint: true }).ino;
-    fs.appendFileSync(layout.index, formatRecord(ino, floor), { mode });
+    fs.appendFileSync(layout.index, formatRecord(ino, start), { mode });
   } catch {
     // Advisory, like every index write: without it the base is placed after its predecessors.
   } finally {
@@ -221,9 +227,11 @@ function createLostBase(layout: ChainLayout, mode: number): void {
 }
 
 /**
- * Stream starts of the listed files (oldest first), anchored at the oldest one the index knows and
- * carried across the others by their sizes. Without a known file: the oldest starts at `fallback`,
- * or the result is undefined when no fallback is given.
+ * Stream starts of the listed files (oldest first): the oldest file the index knows is the anchor,
+ * older ones are placed before it by their sizes, newer ones right after their predecessor unless
+ * the index puts them later (a base lost and recreated leaves such a hole). A record that would
+ * overlap the predecessor is stale (an earlier file with the same inode number) and is ignored.
+ * Without a known file: the oldest starts at `fallback`, or the result is undefined.
  */
 export function chainStarts(
   chain: readonly ChainFile[],
@@ -239,8 +247,12 @@ export function chainStarts(
   } else {
     starts[anchor] = records.get((chain[anchor] as ChainFile).ino) as number;
   }
-  for (let i = anchor + 1; i < chain.length; i++) starts[i] = (starts[i - 1] as number) + (chain[i - 1] as ChainFile).size;
   for (let i = anchor - 1; i >= 0; i--) starts[i] = (starts[i + 1] as number) - (chain[i] as ChainFile).size;
+  for (let i = anchor + 1; i < chain.length; i++) {
+    const after = (starts[i - 1] as number) + (chain[i - 1] as ChainFile).size;
+    const known = records.get((chain[i] as ChainFile).ino);
+    starts[i] = known !== undefined && known > after ? known : after;
+  }
   return starts;
 }
 

@@ -130,11 +130,15 @@ export class RotatingFileReader {
           throw new RotatingFileError('LW_ERR_ROTATING_FILE_BAD_POSITION', `offset ${at.offset} is past ${file.path}`);
         }
         if (file === undefined || at.offset < start) {
-          // Rotated away (or its inode number since reused by a newer file).
-          const lost = snap.starts[0] as number;
-          gap = gap < 0 || !snap.anchored || at.offset > lost ? -1 : gap + lost - at.offset;
-          i = 0;
-          at = { inode: oldest.ino, offset: lost };
+          // Rotated away (or its inode number since reused by a newer file): go on at the first
+          // file after the position. A position inside another file's range is not ours: -1.
+          const next = snap.starts.findIndex((s) => s >= at.offset);
+          const before = snap.files[next - 1];
+          const consistent =
+            snap.anchored && next >= 0 && (before === undefined || (snap.starts[next - 1] as number) + before.size <= at.offset);
+          i = consistent ? next : 0;
+          gap = gap < 0 || !consistent ? -1 : gap + (snap.starts[i] as number) - at.offset;
+          at = { inode: (snap.files[i] as ChainFile).ino, offset: snap.starts[i] as number };
         }
       } else {
         at = { inode: oldest.ino, offset: snap.starts[0] as number };

@@ -266,7 +266,7 @@ export class RotatingFileWriter {
   }
 
   private openChain(truncate: boolean): void {
-    this.start = recoverChain(this.layout, this.mode, truncate);
+    this.start = recoverChain(this.layout, this.mode, truncate, this.maxSize);
     const { O_WRONLY, O_APPEND, O_CREAT } = fs.constants;
     try {
       this.fd = fs.openSync(this.layout.base, O_WRONLY | O_APPEND);
