@@ -3,7 +3,7 @@
 // ended by an empty line.
 import { JournalError } from './errors.js';
 import { assertFieldName, isPrintableText, isValidFieldNameBytes, type JournalField } from './fields.js';
-import { DATA_SIZE_MAX, ENTRY_FIELD_COUNT_MAX, ENTRY_SIZE_MAX } from './native-format.js';
+import { DATA_SIZE_MAX, READER_FIELD_COUNT_MAX, ENTRY_SIZE_MAX } from './native-format.js';
 
 const NL = Buffer.from('\n');
 
@@ -38,7 +38,7 @@ export interface ExportReaderOptions {
   readonly dataSizeMax?: number;
   /** Largest entry (sum of field sizes); default journald's ENTRY_SIZE_MAX. */
   readonly entrySizeMax?: number;
-  /** Most fields per entry; default 1024. */
+  /** Most fields per entry; default 4096. */
   readonly fieldCountMax?: number;
 }
 
@@ -70,7 +70,7 @@ export class ExportReader {
   constructor(opts: ExportReaderOptions = {}) {
     this.#dataMax = opts.dataSizeMax ?? DATA_SIZE_MAX;
     this.#entryMax = opts.entrySizeMax ?? ENTRY_SIZE_MAX;
-    this.#countMax = opts.fieldCountMax ?? ENTRY_FIELD_COUNT_MAX;
+    this.#countMax = opts.fieldCountMax ?? READER_FIELD_COUNT_MAX;
   }
 
   push(chunk: Uint8Array): JournalField[][] {

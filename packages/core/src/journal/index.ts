@@ -18,6 +18,7 @@ export {
   DATA_SIZE_MAX,
   ENTRY_FIELD_COUNT_MAX,
   ENTRY_SIZE_MAX,
+  READER_FIELD_COUNT_MAX,
   encodeNativeEntry,
   encodeNativePieces,
   needsBinaryForm,
@@ -49,7 +50,7 @@ export {
   type JsonReadOptions,
   type JsonWriteOptions,
 } from './json-format.js';
-export { JOURNAL_SOCKET_PATH, JournalClient, type JournalClientOptions } from './native-client.js';
+export { JOURNAL_SOCKET_PATH, JournalClient, type JournalClientOptions, type JournalClientStats } from './native-client.js';
 export { JournalNativeServer, type NativeServerOptions, type ReceivedEntry, type ServerProblem } from './native-server.js';
 export {
   JOURNAL_STDOUT_PATH,

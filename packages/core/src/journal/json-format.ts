@@ -3,7 +3,7 @@
 // for journalctl's default view as null.
 import { JournalError } from './errors.js';
 import { assertFieldName, groupFields, isPrintableText, isValidFieldNameBytes, type JournalField } from './fields.js';
-import { ENTRY_FIELD_COUNT_MAX } from './native-format.js';
+import { READER_FIELD_COUNT_MAX } from './native-format.js';
 
 /** journalctl prints null instead of a field whose `NAME=VALUE` is this long or longer, unless --all. */
 export const JSON_THRESHOLD = 4096;
@@ -41,7 +41,7 @@ export interface JsonEntry {
 }
 
 export interface JsonReadOptions {
-  /** Most fields per entry (repeats count); default 1024. */
+  /** Most fields per entry (repeats count); default 4096. */
   readonly fieldCountMax?: number;
 }
 
@@ -262,7 +262,7 @@ class Parser {
 /** Parses one JSON object as journalctl writes it (one line of `-o json`, or a json-seq record). */
 export function parseJsonEntry(input: Uint8Array | string, opts: JsonReadOptions = {}): JsonEntry {
   const b = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  return new Parser(b, opts.fieldCountMax ?? ENTRY_FIELD_COUNT_MAX).entry();
+  return new Parser(b, opts.fieldCountMax ?? READER_FIELD_COUNT_MAX).entry();
 }
 
 function isBlank(b: Buffer): boolean {

@@ -40,8 +40,18 @@ function errCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
 
+export interface JournalClientStats {
+  /** Entries the kernel accepted. */
+  sent: number;
+  /** Of those, entries that went as a sealed memfd (too big for a datagram). */
+  viaMemfd: number;
+  /** Times a send found the socket full and waited for room. */
+  waits: number;
+}
+
 export class JournalClient {
   readonly path: string;
+  readonly stats: JournalClientStats = { sent: 0, viaMemfd: 0, waits: 0 };
   readonly #sndbuf: number;
   #fd = -1;
   #poller: FdPoller | null = null;
@@ -198,7 +208,9 @@ export class JournalClient {
   #sendOnce(item: Pending): boolean {
     if (item.memfd < 0) {
       try {
-        return sendmsg(this.#fd, item.pieces) !== null;
+        if (sendmsg(this.#fd, item.pieces) === null) return false;
+        this.stats.sent++;
+        return true;
       } catch (err) {
         // EMSGSIZE: over the send buffer; ENOBUFS: the kernel cannot allocate a datagram this big
         // (measured here: > 4 MiB fails even with a 16 MiB buffer). sd-journal falls back on both too.
@@ -211,6 +223,8 @@ export class JournalClient {
     if (sendmsg(this.#fd, [], { fds: [item.memfd] }) === null) return false;
     closeFd(item.memfd);
     item.memfd = -1;
+    this.stats.sent++;
+    this.stats.viaMemfd++;
     return true;
   }
 
@@ -233,6 +247,7 @@ export class JournalClient {
   }
 
   #waitWritable(): void {
+    this.stats.waits++;
     if (this.#polling) return;
     this.#poller ??= new FdPoller(this.#fd, () => {
       this.#drain();

@@ -12,6 +12,8 @@ const NL = Buffer.from('\n');
 export const DATA_SIZE_MAX = 768 * 1024 * 1024;
 export const ENTRY_SIZE_MAX = 770 * 1024 * 1024;
 export const ENTRY_FIELD_COUNT_MAX = 1024;
+/** Default field limit of the export and JSON readers: a stored entry holds journald's own fields on top of a client's 1025. */
+export const READER_FIELD_COUNT_MAX = 4096;
 
 export interface NativeLimits {
   /** Largest field (name, `=`, value); larger ones drop the entry. */
