@@ -70,6 +70,11 @@ export class FramedConnection {
     return this.#closed;
   }
 
+  /** Part of a frame was read: the connection cannot be handed to another process as it is. */
+  get midFrame(): boolean {
+    return this.#decoder.midFrame;
+  }
+
   /** Bytes queued but not yet accepted by the kernel: the sender-side backpressure signal. */
   get pendingSendBytes(): number {
     return this.#socket.pendingSendBytes;

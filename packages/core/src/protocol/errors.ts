@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   LW_ERR_CONFIG_INVALID: { message: 'invalid configuration', retryable: false },
   LW_ERR_UPGRADE_IN_PROGRESS: { message: 'an upgrade is already in progress', retryable: true },
   LW_ERR_UPGRADE_FAILED: { message: 'upgrade failed; the daemon keeps running the old image', retryable: true },
+  LW_ERR_UPGRADE_INTERRUPTED: { message: 'the daemon is re-executing itself; retry the call', retryable: true },
   // systemd integration: socket activation, sd_notify, the fd store (SYSTEMD).
   LW_ERR_SYSTEMD_ENV_INVALID: { message: 'malformed systemd environment variable', retryable: false },
   LW_ERR_SYSTEMD_MESSAGE_INVALID: { message: 'invalid notification for the service manager', retryable: false },

@@ -51,6 +51,7 @@ export {
   type Peer,
   type RpcHandlers,
   type RpcServerOptions,
+  type SuspendedConnection,
 } from './rpc-server.js';
 export {
   FollowStream,

@@ -63,6 +63,12 @@ export interface RpcServerOptions {
   log?: (level: LogLevelName, message: string, fields?: Record<string, unknown>) => void;
 }
 
+/** A client connection suspend() left ready to cross a re-exec. */
+export interface SuspendedConnection {
+  fd: number;
+  connectionId: number;
+}
+
 export interface InjectOptions {
   peer?: Peer;
   signal?: AbortSignal;
@@ -106,6 +112,10 @@ class ServerConnection {
   #nextStreamId = 1;
   #helloTimer: NodeJS.Timeout | null = null;
   readonly running = new Set<Promise<void>>();
+  /** Set while the server is suspended for a re-exec: reading stays paused. */
+  #suspended = false;
+  /** Calls already failed by interrupt(): a late result must not reach the client twice. */
+  readonly #interrupted = new Set<number>();
 
   constructor(server: RpcServer, id: number, peer: Peer, opts: ConnectionLimits, helloDone: boolean) {
     this.#server = server;
@@ -127,6 +137,44 @@ class ServerConnection {
 
   get isClosed(): boolean {
     return this.#closed;
+  }
+
+  /** Closed, or closing after a connection-level error. */
+  get isEnding(): boolean {
+    return this.#closed || this.#closing;
+  }
+
+  get helloDone(): boolean {
+    return this.#helloDone;
+  }
+
+  /** Stops reading and ends every follow stream with `err` (re-exec). */
+  suspend(err: LwError): void {
+    if (this.#closing || this.#closed) return;
+    this.#suspended = true;
+    this.#transport?.pause();
+    for (const s of [...this.#streams.values()]) s.end(err);
+  }
+
+  unsuspend(): void {
+    this.#suspended = false;
+    this.#backpressure();
+  }
+
+  /** Calls still running, other than `keepCallId` and those interrupt() already answered. */
+  busyCalls(keepCallId: number | null): number {
+    let n = 0;
+    for (const id of this.#calls.keys()) if (id !== keepCallId && !this.#interrupted.has(id)) n++;
+    return n;
+  }
+
+  /** Answers every running call but `keepCallId` with `err` now; their results are dropped later. */
+  interrupt(err: LwError, keepCallId: number | null): void {
+    for (const id of this.#calls.keys()) {
+      if (id === keepCallId || this.#interrupted.has(id)) continue;
+      this.#sendError(id, err);
+      this.#interrupted.add(id);
+    }
   }
 
   /** Connection-level error: one error frame (id null), then close. */
@@ -193,6 +241,7 @@ class ServerConnection {
     this.#backpressure();
     const running = this.#run(call, ac.signal).finally(() => {
       this.#calls.delete(call.id);
+      this.#interrupted.delete(call.id);
       this.running.delete(running);
       this.#backpressure();
     });
@@ -218,6 +267,7 @@ class ServerConnection {
     const started = stream as ServerStream | null;
     try {
       if (this.#closed || this.#closing || this.#transport === null) throw new LwError('LW_ERR_RPC_CLOSED');
+      if (this.#interrupted.has(call.id)) return;
       const sent = this.#transport.send({ type: MSG.REPLY, id: call.id, result: out.result }, fds);
       started?.start();
       await sent;
@@ -295,7 +345,7 @@ class ServerConnection {
   }
 
   #sendError(id: number, err: LwError): void {
-    if (this.#closed || this.#closing || this.#transport === null) return;
+    if (this.#closed || this.#closing || this.#transport === null || this.#interrupted.has(id)) return;
     try {
       this.#transport.send({ type: MSG.ERROR, id, error: err.toWire() }).catch(() => undefined);
     } catch {
@@ -307,7 +357,8 @@ class ServerConnection {
   #backpressure(): void {
     const t = this.#transport;
     if (t === null || this.#closing || this.#closed) return;
-    if (this.#calls.size >= this.#opts.maxCallsInFlight || t.pendingSendBytes >= this.#opts.maxPendingSendBytes) t.pause();
+    if (this.#suspended) t.pause();
+    else if (this.#calls.size >= this.#opts.maxCallsInFlight || t.pendingSendBytes >= this.#opts.maxPendingSendBytes) t.pause();
     else t.resume();
   }
 }
@@ -319,6 +370,11 @@ export class RpcServer {
   readonly #limits: Limits;
   #listener: UnixServer | null = null;
   readonly #connections = new Set<ServerConnection>();
+  /** The socket side of each real (not injected) connection, for handing it over at re-exec. */
+  readonly #framed = new Map<ServerConnection, FramedConnection>();
+  readonly #onConnection = (socket: UnixSocket): void => {
+    this.#accept(socket, false);
+  };
   #nextConnectionId = 1;
   #closed = false;
 
@@ -424,6 +480,55 @@ export class RpcServer {
     });
   }
 
+  /**
+   * Prepares a re-exec: stops accepting and reading, ends follow streams with `err`, gives running
+   * calls up to `timeoutMs` to finish and answers the rest with `err`, then waits (as long again) for
+   * replies to leave. Returns the connections another process can carry on (hello done, no partial
+   * frame, nothing unsent); the others are closed. `keep` is a call left unanswered (the upgrade call
+   * itself, which the next process answers through adoptConnection()).
+   */
+  async suspend(err: LwError, opts: { timeoutMs: number; keep?: { connectionId: number; callId: number } }): Promise<SuspendedConnection[]> {
+    this.#listener?.removeListener('connection', this.#onConnection);
+    for (const c of this.#connections) c.suspend(err);
+    const keepOf = (c: ServerConnection): number | null => (c.id === opts.keep?.connectionId ? opts.keep.callId : null);
+    const settled = (): boolean =>
+      [...this.#connections].every(
+        (c) => c.isEnding || (c.busyCalls(keepOf(c)) === 0 && (this.#framed.get(c)?.pendingSendBytes ?? 0) === 0),
+      );
+    // Neither running handlers nor the kernel taking our bytes signal an event we could wait on: poll
+    // briefly (handlers here are synchronous or short, so this ends within a few turns).
+    for (let round = 0; round < 2; round++) {
+      const deadline = Date.now() + opts.timeoutMs;
+      while (!settled() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+      for (const c of this.#connections) c.interrupt(err, keepOf(c));
+    }
+    const out: SuspendedConnection[] = [];
+    for (const [c, framed] of [...this.#framed]) {
+      if (c.isEnding) continue;
+      if (!c.helloDone || framed.midFrame || framed.pendingSendBytes > 0) c.fail(err);
+      else out.push({ fd: framed.fd, connectionId: c.id });
+    }
+    return out;
+  }
+
+  /** Undoes suspend() (the re-exec failed): accepting and reading start again. */
+  resume(): void {
+    if (this.#closed) return;
+    this.#listener?.on('connection', this.#onConnection);
+    for (const c of this.#connections) c.unsuspend();
+  }
+
+  /**
+   * Serves a client connection inherited across re-exec (its hello was done by the previous process).
+   * `replyTo` is a call of that client the previous process left for us to answer with an empty result.
+   */
+  adoptConnection(fd: number, replyTo?: number): void {
+    const framed = this.#accept(UnixSocket.fromFd(fd, 'stream'), true);
+    if (framed !== null && replyTo !== undefined) {
+      framed.send({ type: MSG.REPLY, id: replyTo, result: {} }).catch(() => undefined);
+    }
+  }
+
   /** Stops listening, disconnects every client (aborting their calls) and waits for running handlers. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -466,25 +571,24 @@ export class RpcServer {
     }
     this.#listener?.close();
     this.#listener = listener;
-    listener.on('connection', (socket: UnixSocket) => {
-      this.#accept(socket);
-    });
+    listener.on('connection', this.#onConnection);
     listener.on('error', (err: unknown) => {
       this.log('error', 'listening socket failed', { error: errorMessage(err) });
     });
   }
 
-  #accept(socket: UnixSocket): void {
+  /** `inherited`: a connection adopted across re-exec (its hello was done before). */
+  #accept(socket: UnixSocket, inherited: boolean): FramedConnection | null {
     let peer: Peer;
     try {
       peer = socket.peerCred();
     } catch (err) {
       this.log('warn', 'SO_PEERCRED failed', { error: errorMessage(err) });
       socket.close();
-      return;
+      return null;
     }
     const id = this.#nextConnectionId++;
-    const conn = new ServerConnection(this, id, peer, this.#connOpts(), false);
+    const conn = new ServerConnection(this, id, peer, this.#connOpts(), inherited);
     const framed = new FramedConnection(
       socket,
       {
@@ -497,12 +601,14 @@ export class RpcServer {
         closed: () => {
           conn.onClosed();
           this.#connections.delete(conn);
+          this.#framed.delete(conn);
         },
       },
       this.#limits,
     );
-    conn.attach(framed, this.#opts.helloTimeoutMs ?? 10_000);
+    conn.attach(framed, inherited ? null : (this.#opts.helloTimeoutMs ?? 10_000));
     this.#connections.add(conn);
+    this.#framed.set(conn, framed);
     let refusal: LwError | null = null;
     if (this.clientCount > this.#opts.maxClients) {
       refusal = new LwError('LW_ERR_RPC_TOO_MANY_CLIENTS', `at most ${this.#opts.maxClients} clients`);
@@ -517,9 +623,10 @@ export class RpcServer {
     if (refusal !== null) {
       this.log('info', 'client refused', { code: refusal.code, pid: peer.pid, uid: peer.uid });
       conn.fail(refusal);
-      return;
+      return null;
     }
     framed.resume();
+    return framed;
   }
 }
 
