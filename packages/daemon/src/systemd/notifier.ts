@@ -62,6 +62,8 @@ function parseWatchdog(env: Env): number {
 
 export class Notifier {
   readonly #path: string;
+  /** As given (NOTIFY_SOCKET's spelling): what a re-exec'd daemon is handed back. */
+  readonly address: string;
   readonly watchdogUsec: number;
   #fd = -1;
   // Sends go out one at a time, in call order: FDSTOREREMOVE before FDSTORE must stay so.
@@ -72,6 +74,7 @@ export class Notifier {
   /** `address` as in NOTIFY_SOCKET: an absolute path or an abstract `@name`. */
   constructor(address: string, opts: NotifierOptions = {}) {
     this.#path = socketPath(address);
+    this.address = address;
     this.watchdogUsec = opts.watchdogUsec ?? 0;
   }
 
