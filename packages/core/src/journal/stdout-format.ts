@@ -31,7 +31,7 @@ export interface StreamCreds {
 }
 
 export interface StdoutRecord {
-  /** The text after any `<N>` prefix; never empty (journald skips empty records). */
+  /** The text after any `<N>` prefix, trailing blanks removed; never empty (journald skips empty records). */
   readonly message: Buffer;
   /** Priority with facility (facility * 8 + level). */
   readonly priority: number;
@@ -193,9 +193,13 @@ export class StdoutStreamParser {
 
   #found(line: Buffer, lineBreak: LineBreak, out: StdoutRecord[]): void {
     if (this.#header) {
+      // journald strips trailing blanks (space, tab, CR, LF) of every record but keeps leading ones.
+      let end = line.length;
+      while (end > 0 && WS.has(line[end - 1] ?? 0)) end--;
+      const trimmed = line.subarray(0, end);
       const { rest, priority } = this.#header.levelPrefix
-        ? parseLevelPrefix(line, this.#header.priority)
-        : { rest: line, priority: this.#header.priority };
+        ? parseLevelPrefix(trimmed, this.#header.priority)
+        : { rest: trimmed, priority: this.#header.priority };
       // Records are views into the read buffer only until the next push; copy them out.
       if (rest.length > 0) out.push({ message: Buffer.from(rest), priority, lineBreak, creds: this.#creds });
       return;

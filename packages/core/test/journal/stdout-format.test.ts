@@ -31,6 +31,12 @@ test('header is parsed line by line; records split at newline and NUL; level pre
   t.is(codeOf(() => p.push(Buffer.from('x'))), 'LW_ERR_JOURNAL_CLOSED');
 });
 
+test('trailing blanks are stripped, leading ones kept; a record of only blanks is skipped', (t) => {
+  const p = new StdoutStreamParser();
+  const out = p.push(Buffer.from(HEADER + '  a b \t\r\n<4>  \n \t\nx\r\0'));
+  t.deepEqual(msgs(out), [['  a b', 6, 'newline'], ['x', 6, 'nul']]);
+});
+
 test('without level_prefix a <N> stays in the message; facility is kept', (t) => {
   const p = new StdoutStreamParser();
   const out = p.push(Buffer.from('\n\n30\nno\nfalse\nOFF\nN\n<1>x\n'));
