@@ -4,10 +4,11 @@ import { Worker } from 'node:worker_threads';
 import test from 'ava';
 import type { FdEvent } from '../../src/native/index.js';
 import { FdPoller, pipe, read, write } from '../../src/native/index.js';
-import { own, within } from './helpers.js';
+import { closeOwned, own, waitFor, within } from './helpers.js';
 
 test('readable fires when data arrives, and again while data stays (level-triggered)', async (t) => {
   const p = pipe();
+  own(t, p.readFd, p.writeFd); // registered first: teardowns run last-in first-out, poller first
   const events: FdEvent[] = [];
   let wake: (() => void) | undefined;
   const poller = new FdPoller(p.readFd, (ev) => {
@@ -17,7 +18,6 @@ test('readable fires when data arrives, and again while data stays (level-trigge
   t.teardown(() => {
     poller.close();
   });
-  own(t, p.readFd, p.writeFd);
   poller.start({ readable: true });
   setTimeout(() => write(p.writeFd, Buffer.from('ping')), 20);
   await within(new Promise<void>((resolve) => (wake = resolve)), 'first readable');
@@ -49,6 +49,23 @@ test('writable fires on a pipe with room; start({}) stops; close is final', asyn
   t.throws(() => {
     poller.start({ readable: true });
   }, { code: 'LW_ERR_NATIVE_POLLER_CLOSED' });
+});
+
+test('a poll error (pipe without readers) is reported with its errno and stops the poller', async (t) => {
+  const p = pipe();
+  own(t, p.readFd, p.writeFd);
+  closeOwned(t, p.readFd);
+  const events: FdEvent[] = [];
+  const poller = new FdPoller(p.writeFd, (ev) => events.push(ev));
+  t.teardown(() => {
+    poller.close();
+  });
+  poller.start({ writable: true });
+  await waitFor(() => events.length > 0, 'error event');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(events.length, 1); // libuv stopped the handle: no spinning on the error
+  t.is(events[0]?.error, 9); // EPOLLERR is reported as EBADF by libuv
+  t.throws(() => write(p.writeFd, Buffer.from('x')), { code: 'EPIPE' });
 });
 
 test('a callback that throws reaches uncaughtException-like handling, not silence', async (t) => {
