@@ -8,6 +8,7 @@ import { createHandlers } from './dispatch/index.js';
 import { LogHandler, type LogSettings } from './log-handler.js';
 import { LogRoot } from './log-root.js';
 import type { Logger } from './logger.js';
+import type { UpgradeCall, UpgradeRunner } from './upgrade/index.js';
 
 export interface DaemonOptions {
   /** The flags the configuration was loaded with: a reload reads the file again under them. */
@@ -22,7 +23,12 @@ export class Daemon {
   readonly logger: Logger;
   readonly handler: LogHandler;
   readonly server: RpcServer;
-  readonly startedAt = Date.now();
+  /** Epoch ms; carried across re-exec (upgrade/), so uptime counts from the first start. */
+  startedAt = Date.now();
+  /** In-place re-execs survived. */
+  upgrades = 0;
+  /** Set by main.ts (upgrade/installUpgrade); null where re-exec is not possible (embedded, tests). */
+  upgrader: UpgradeRunner | null = null;
   readonly #flags: ConfigFlags;
   #config: DaemonConfig;
   #idleTimer: NodeJS.Timeout | null = null;
@@ -81,6 +87,12 @@ export class Daemon {
 
   get uptimeMs(): number {
     return Date.now() - this.startedAt;
+  }
+
+  /** Re-execs in place (upgrade/Upgrader); only returns by failing. */
+  upgrade(call?: UpgradeCall): Promise<void> {
+    if (this.upgrader === null) return Promise.reject(new LwError('LW_ERR_RPC_NOT_IMPLEMENTED', 'this daemon cannot re-exec itself'));
+    return this.upgrader.run(call);
   }
 
   /**

@@ -32,6 +32,25 @@ export interface OpenRequest {
   maxBackups?: number | undefined;
 }
 
+/** A log as it crosses a re-exec or a crash (upgrade/): `readFd` is the open log's pipe read end. */
+export interface LogState {
+  rel: string;
+  driver: string;
+  domain: Domain | null;
+  settings: { maxSize: number; maxBackups: number; firstBackupIndex: 0 | 1 };
+  bytesIn: number;
+  bytesWritten: number;
+  bytesDropped: number;
+  position: WirePosition;
+  readFd: number | null;
+}
+
+/** Told when a log starts and stops holding a pipe (the systemd fd store keeps a copy meanwhile). */
+export interface LogObserver {
+  opened(rel: string, readFd: number): void;
+  closed(rel: string): void;
+}
+
 export interface ReadOutcome {
   data: Uint8Array;
   position: WirePosition;
@@ -82,6 +101,7 @@ export class LogHandler {
   readonly #waiters = new Map<string, Set<() => void>>();
   #open = 0;
   #closed = false;
+  observer: LogObserver | null = null;
 
   /** `settings` is read at each open, so a reload applies to logs opened after it. */
   constructor(opts: { root: LogRoot; logger: Logger; settings: () => LogSettings }) {
@@ -147,6 +167,7 @@ export class LogHandler {
     entry.position = writer.position;
     this.#open++;
     poller.start({ readable: true });
+    this.observer?.opened(rel, fds.readFd);
     this.#logger.debug('log opened', { path: rel, driver: req.driver, truncate: req.truncate });
     this.#notify(rel);
     return { position: toWire(writer.position), writeFd: fds.writeFd };
@@ -267,6 +288,69 @@ export class LogHandler {
     return removed;
   }
 
+  /**
+   * Every log's state. With `detach`, open ones are let go: pollers stopped, writers and directories
+   * closed, the pipe read ends left open and unread (their bytes wait for whoever adopts them).
+   */
+  exportState(opts: { detach: boolean }): LogState[] {
+    const out: LogState[] = [];
+    for (const e of this.#entries.values()) {
+      const live = e.live;
+      let { bytesWritten, bytesDropped } = e;
+      if (live !== null) {
+        bytesWritten += live.writer.stats.bytesWritten;
+        bytesDropped += live.writer.stats.bytesDropped;
+      }
+      if (live !== null && opts.detach) {
+        e.live = null;
+        this.#open--;
+        live.poller.close();
+        live.writer.close();
+        e.bytesWritten = bytesWritten = e.bytesWritten + live.writer.stats.bytesWritten;
+        e.bytesDropped = bytesDropped = e.bytesDropped + live.writer.stats.bytesDropped;
+        e.position = live.writer.stats.position;
+        closeSync(live.confined.dirFd);
+      }
+      const { rel, driver, domain, settings, bytesIn } = e;
+      const position = toWire(live?.writer.stats.position ?? e.position);
+      out.push({ rel, driver, domain, settings, bytesIn, bytesWritten, bytesDropped, position, readFd: live?.readFd ?? null });
+    }
+    return out;
+  }
+
+  /** Takes logs back from exportState() (here or in the next process); open ones resume reading their pipe. */
+  adoptState(logs: readonly LogState[]): void {
+    this.#assertRunning();
+    for (const s of logs) {
+      const entry = this.#entry(s.rel, s.driver, s.domain, s.settings);
+      entry.bytesIn = s.bytesIn;
+      entry.bytesWritten = s.bytesWritten;
+      entry.bytesDropped = s.bytesDropped;
+      entry.position = fromWire(s.position);
+      if (s.readFd === null || entry.live !== null) continue;
+      const confined = this.#root.confine(s.rel, { create: true });
+      let writer: RotatingFileWriter;
+      try {
+        writer = RotatingFileWriter.open(confined.fdPath, { ...s.settings, truncate: false });
+      } catch (err) {
+        closeSync(confined.dirFd);
+        throw ioError(s.rel, 'open', err);
+      }
+      const poller = new FdPoller(s.readFd, (ev) => {
+        if (ev.error !== 0) {
+          this.#logger.warn('pipe poll error, closing log', { path: s.rel, errno: ev.error });
+          this.#close(entry);
+          return;
+        }
+        this.#drain(entry, DRAIN_BUDGET);
+      });
+      entry.live = { confined, writer, readFd: s.readFd, poller };
+      entry.position = writer.position;
+      this.#open++;
+      poller.start({ readable: true });
+    }
+  }
+
   list(): LogInfo[] {
     return [...this.#entries.values()].map((e) => this.#info(e));
   }
@@ -370,6 +454,7 @@ export class LogHandler {
     this.#open--;
     live.poller.close();
     close(live.readFd);
+    this.observer?.closed(entry.rel);
     live.writer.close();
     const stats = live.writer.stats;
     entry.bytesWritten += stats.bytesWritten;

@@ -8,6 +8,7 @@ import { loadConfig, type ConfigFlags } from './config.js';
 import { Daemon } from './daemon.js';
 import { Logger } from './logger.js';
 import { listenFds, Notifier } from './systemd/index.js';
+import { installUpgrade, restoreInherited, takeInherited, type Inherited } from './upgrade/index.js';
 
 const USAGE = `Usage: logwardend [options]
 
@@ -21,7 +22,7 @@ Options:
   -V, --version          print the version and exit
   -h, --help             print this help and exit
 
-Signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads the configuration.
+Signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads the configuration, SIGUSR1 re-execs in place.
 `;
 
 function version(): string {
@@ -88,15 +89,19 @@ async function main(): Promise<number> {
 
   const logger = new Logger({ style: stderrIsJournal() ? 'syslog' : 'plain' });
   let daemon: Daemon;
+  let inherited: Inherited;
   try {
     const config = loadConfig(flags);
     logger.setLevel(config.logLevel);
-    const inherited = listenFds();
-    // systemd's logwardend.socket names its listener "rpc"; the rest (fd store) is for upgrades.
-    const rpc = inherited.find((f) => f.name === 'rpc');
-    const others = inherited.filter((f) => f !== rpc);
-    if (others.length > 0) logger.warn('inherited fds this version does not use', { names: others.map((f) => f.name).join(',') });
-    daemon = await Daemon.start(config, { flags, logger, version: version(), ...(rpc === undefined ? {} : { listenFd: rpc.fd }) });
+    // A re-exec'd daemon's state memfd, or systemd's listener `rpc` and fd store (upgrade/inherit.ts).
+    inherited = takeInherited(listenFds(), logger, {
+      maxSize: config.maxSize,
+      maxBackups: config.maxBackups,
+      firstBackupIndex: config.backupNaming === 'logrotate' ? 1 : 0,
+    });
+    const listenFd = inherited.listenFd;
+    daemon = await Daemon.start(config, { flags, logger, version: version(), ...(listenFd === null ? {} : { listenFd }) });
+    restoreInherited(daemon, inherited);
   } catch (err) {
     if (isLwError(err) && err.code === 'LW_ERR_CONFIG_INVALID') {
       logger.error(`${err.code}: ${err.message}`);
@@ -107,6 +112,7 @@ async function main(): Promise<number> {
   }
 
   const notifier = Notifier.fromEnv();
+  const upgrade = installUpgrade(daemon, logger, notifier, inherited);
   const notifyFailed = (err: unknown): void => {
     logger.warn('sd_notify failed', { err });
   };
@@ -114,7 +120,7 @@ async function main(): Promise<number> {
     const stop = (reason: string): void => {
       logger.info('stopping', { reason });
       notifier?.stopping().catch(notifyFailed);
-      void daemon.stop().then(resolve);
+      void upgrade.beforeStop().then(() => daemon.stop()).then(resolve);
     };
     process.once('SIGTERM', () => { stop('SIGTERM'); });
     process.once('SIGINT', () => { stop('SIGINT'); });
@@ -125,9 +131,9 @@ async function main(): Promise<number> {
     // A failed reload was logged and changed nothing: the daemon is ready either way.
     daemon.reload().catch(() => undefined).finally(() => notifier?.ready().catch(notifyFailed));
   });
-  // Reserved for in-place upgrade (a later release); until then it must not kill the daemon.
+  // In-place upgrade: re-exec keeping pipes and clients; a failure was logged and the daemon runs on.
   process.on('SIGUSR1', () => {
-    logger.warn('SIGUSR1 (upgrade) is not supported by this version; ignoring');
+    daemon.upgrade().catch(() => undefined);
   });
   notifier?.ready().catch(notifyFailed);
   notifier?.startWatchdog(notifyFailed);

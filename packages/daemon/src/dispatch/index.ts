@@ -1,5 +1,5 @@
 // The RPC dispatch table: one small stateless function per method, each in its own file.
-// hello and cancel are answered by the RpcServer itself; upgrade comes with in-place re-exec.
+// hello and cancel are answered by the RpcServer itself.
 import type { RpcHandlers } from '@logwarden/core/protocol';
 import { append } from './append.js';
 import { closeLog } from './close-log.js';
@@ -13,6 +13,7 @@ import { reloadConfig } from './reload-config.js';
 import { removeLog } from './remove-log.js';
 import { setLogLevel } from './set-log-level.js';
 import { stats } from './stats.js';
+import { upgrade } from './upgrade.js';
 
 export type { DispatchContext } from './context.js';
 
@@ -29,5 +30,6 @@ export function createHandlers(d: DispatchContext): RpcHandlers {
     stats: (ctx, args) => stats(d, ctx, args),
     setLogLevel: (ctx, args) => setLogLevel(d, ctx, args),
     reloadConfig: () => reloadConfig(d),
+    upgrade: (ctx) => upgrade(d, ctx),
   };
 }

@@ -3,6 +3,5 @@ import type { DispatchContext } from './context.js';
 
 export function stats(d: DispatchContext, _ctx: CallContext, args: MethodArgs['stats']): Promise<HandlerOutput<'stats'>> {
   const logs = args.path === undefined ? d.handler.list() : [d.handler.info(args.path)];
-  // Upgrades come with in-place re-exec (SIGUSR1), which this version does not do yet.
-  return Promise.resolve({ result: { uptimeMs: d.uptimeMs, upgrades: 0, logs } });
+  return Promise.resolve({ result: { uptimeMs: d.uptimeMs, upgrades: d.upgrades, logs } });
 }

@@ -1,0 +1,38 @@
+// execve in place, keeping exactly the fds the next image needs: CLOEXEC is cleared on those fds
+// right before the call and set again if it returns (it only returns by failing).
+import { execve, getCloexec, setCloexec } from '@logwarden/core/native';
+
+/** Environment variable overriding the program the daemon re-executes (tests, staged installs). */
+export const UPGRADE_EXEC_ENV = 'LOGWARDEN_UPGRADE_EXEC';
+
+export interface ExecPlan {
+  path: string;
+  argv: string[];
+  env: string[];
+}
+
+/** The same program and arguments this process runs, with `extraEnv` on top of the current environment. */
+export function planReexec(extraEnv: Record<string, string>): ExecPlan {
+  const override = process.env[UPGRADE_EXEC_ENV];
+  const path = override !== undefined && override !== '' ? override : process.execPath;
+  const argv = [path, ...process.execArgv, ...process.argv.slice(1)];
+  const env = { ...process.env, ...extraEnv };
+  return { path, argv, env: Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])) };
+}
+
+/** Never returns normally; throws the execve SysError after restoring CLOEXEC on `keepFds`. */
+export function reexec(plan: ExecPlan, keepFds: readonly number[]): never {
+  const cleared: number[] = [];
+  try {
+    for (const fd of keepFds) {
+      if (!getCloexec(fd)) continue;
+      setCloexec(fd, false);
+      cleared.push(fd);
+    }
+    return execve(plan.path, plan.argv, plan.env);
+  } catch (err) {
+    // A failed exec must not leave fds that a later child process (or exec) would inherit.
+    for (const fd of cleared) setCloexec(fd, true);
+    throw err;
+  }
+}

@@ -1,0 +1,145 @@
+// In-place upgrade: SIGUSR1, the `upgrade` call and `logwarden upgrade` re-exec the daemon keeping
+// its guest pipes, listening socket and client connections. Nothing is drained for the exec: bytes
+// wait in the pipes, and the next process reads them. A failed exec changes nothing: the daemon takes
+// everything back and runs on.
+import { close, isSysError } from '@logwarden/core/native';
+import { LwError } from '@logwarden/core/protocol';
+import type { Daemon } from '../daemon.js';
+import type { LogState } from '../log-handler.js';
+import type { Logger } from '../logger.js';
+import { createStateRecord, type Notifier } from '../systemd/index.js';
+import { FdStoreSync } from './fd-store.js';
+import type { Inherited } from './inherit.js';
+import { planReexec, reexec } from './reexec.js';
+import { encodeState, STATE_VERSION, UPGRADE_STATE_ENV, type DaemonState } from './state.js';
+
+/** The call that asked for the upgrade: answered by the next process on the same connection. */
+export interface UpgradeCall {
+  connectionId: number;
+  callId: number;
+}
+
+export interface UpgradeRunner {
+  run(call?: UpgradeCall): Promise<void>;
+}
+
+// Running calls get this long to finish before they are answered with LW_ERR_UPGRADE_INTERRUPTED.
+const SUSPEND_TIMEOUT_MS = 1000;
+const BARRIER_TIMEOUT_MS = 2000;
+
+export class Upgrader implements UpgradeRunner {
+  readonly #daemon: Daemon;
+  readonly #logger: Logger;
+  readonly #notifier: Notifier | null;
+  #running = false;
+
+  constructor(daemon: Daemon, logger: Logger, notifier: Notifier | null) {
+    this.#daemon = daemon;
+    this.#logger = logger;
+    this.#notifier = notifier;
+  }
+
+  /** Only returns by failing: LW_ERR_UPGRADE_IN_PROGRESS, or LW_ERR_UPGRADE_FAILED with the daemon running on. */
+  async run(call?: UpgradeCall): Promise<void> {
+    if (this.#running) throw new LwError('LW_ERR_UPGRADE_IN_PROGRESS');
+    this.#running = true;
+    try {
+      await this.#reexec(call);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #reexec(call: UpgradeCall | undefined): Promise<void> {
+    const { server, handler } = this.#daemon;
+    this.#logger.info('upgrade: re-executing', { pid: process.pid, upgrades: this.#daemon.upgrades });
+    await this.#notifier?.reloading().catch(this.#notifyFailed);
+    const interrupted = new LwError('LW_ERR_UPGRADE_INTERRUPTED');
+    const connections = await server.suspend(interrupted, { timeoutMs: SUSPEND_TIMEOUT_MS, ...(call === undefined ? {} : { keep: call }) });
+    const logs = handler.exportState({ detach: true });
+    let stateFd = -1;
+    try {
+      const state: DaemonState = {
+        version: STATE_VERSION,
+        startedAt: this.#daemon.startedAt,
+        upgrades: this.#daemon.upgrades,
+        listenFd: server.fd,
+        connections: connections.map((c) => ({ fd: c.fd, replyTo: c.connectionId === call?.connectionId ? call.callId : null })),
+        logs,
+      };
+      stateFd = createStateRecord(encodeState(state));
+      // systemd must have read RELOADING=1 before the next image says READY=1.
+      await this.#notifier?.barrier(BARRIER_TIMEOUT_MS).catch(this.#notifyFailed);
+      const plan = planReexec({ [UPGRADE_STATE_ENV]: String(stateFd), ...this.#notifyEnv() });
+      const keep = [stateFd, ...(server.fd === null ? [] : [server.fd]), ...connections.map((c) => c.fd), ...openFds(logs)];
+      reexec(plan, keep);
+    } catch (err) {
+      if (stateFd >= 0) close(stateFd);
+      handler.adoptState(logs);
+      server.resume();
+      this.#notifier?.ready().catch(this.#notifyFailed);
+      const why = isSysError(err) ? `${err.syscall}: ${err.code}` : String(err);
+      this.#logger.error('upgrade failed; running on', { reason: why, err });
+      throw new LwError('LW_ERR_UPGRADE_FAILED', `upgrade failed (${why}); the daemon keeps running`, { reason: why }, { cause: err });
+    }
+  }
+
+  /** Notifier.fromEnv() took these out of our environment; the next image needs them back. */
+  #notifyEnv(): Record<string, string> {
+    const n = this.#notifier;
+    if (n === null) return {};
+    const env: Record<string, string> = { NOTIFY_SOCKET: n.address };
+    if (n.watchdogUsec > 0) Object.assign(env, { WATCHDOG_USEC: String(n.watchdogUsec), WATCHDOG_PID: String(process.pid) });
+    return env;
+  }
+
+  readonly #notifyFailed = (err: unknown): void => {
+    this.#logger.warn('sd_notify failed', { err });
+  };
+}
+
+function openFds(logs: readonly LogState[]): number[] {
+  return logs.flatMap((l) => (l.readFd === null ? [] : [l.readFd]));
+}
+
+export interface UpgradeHooks {
+  /** Before a clean stop: under systemd, write out the pipes and leave them in the fd store. */
+  beforeStop(): Promise<void>;
+}
+
+/**
+ * Wires re-exec and (under systemd) the fd store into a started daemon. Without a service manager
+ * a crash loses the pipes, and the daemon says so.
+ */
+export function installUpgrade(daemon: Daemon, logger: Logger, notifier: Notifier | null, inherited: Inherited): UpgradeHooks {
+  daemon.upgrader = new Upgrader(daemon, logger, notifier);
+  if (notifier === null) {
+    logger.warn('no service manager fd store: if the daemon crashes, guests lose their log pipes (EPIPE)');
+    return { beforeStop: () => Promise.resolve() };
+  }
+  const store = new FdStoreSync(notifier, logger, {
+    get startedAt() {
+      return daemon.startedAt;
+    },
+    get upgrades() {
+      return daemon.upgrades;
+    },
+    logs: () => daemon.handler.exportState({ detach: false }),
+  });
+  daemon.handler.observer = store;
+  if (inherited.from !== 'exec') store.schedule();
+  return {
+    beforeStop: async () => {
+      const handler = daemon.handler;
+      // Whatever the pipes hold goes to the files first: a stop (not a restart) empties the store.
+      for (const log of handler.list()) if (log.open) handler.getPosition(log.path);
+      const logs = handler.exportState({ detach: true });
+      try {
+        await store.flush(logs);
+      } catch (err) {
+        logger.warn('fd store not confirmed before stopping', { err });
+      }
+      logger.info('left the log pipes in the fd store', { logs: openFds(logs).length });
+    },
+  };
+}
