@@ -183,7 +183,9 @@ export class JournalStdoutServer extends EventEmitter {
     const parser = new StdoutStreamParser({ ...(this.#lineMax === undefined ? {} : { lineMax: this.#lineMax }), creds });
     const streamId = newStreamId();
     this.#streams.add(sock);
+    let done = false;
     const finish = (): void => {
+      done = true;
       this.#streams.delete(sock);
       sock.close();
     };
@@ -197,6 +199,7 @@ export class JournalStdoutServer extends EventEmitter {
     sock.on('message', (msg: Message) => {
       // The protocol carries no fds; never keep any a client pushed at us.
       for (const fd of msg.fds) closeFd(fd);
+      if (done) return;
       try {
         emit(parser.push(msg.data, msg.creds));
       } catch (err) {
@@ -205,6 +208,7 @@ export class JournalStdoutServer extends EventEmitter {
       }
     });
     sock.on('end', () => {
+      if (done) return;
       try {
         emit(parser.end());
       } catch (err) {
