@@ -122,7 +122,8 @@ test('a full socket makes sends wait, in order, and none is lost', async (t) => 
     tmp.cleanup();
   });
   client.open();
-  const n = 600;
+  // More than any usual net.unix.max_dgram_qlen (10 by default, 512 under systemd).
+  const n = 2000;
   let resolved = 0;
   const sends = Array.from({ length: n }, (_, i) =>
     client.send({ MESSAGE: `m${i}`, PAD: 'x'.repeat(2000) }).then(() => {
@@ -153,7 +154,7 @@ test('close() rejects what still waits: not logged, and said so', async (t) => {
     tmp.cleanup();
   });
   client.open();
-  const sends = Array.from({ length: 300 }, (_, i) => client.send({ MESSAGE: `m${i}`, PAD: 'x'.repeat(4000) }));
+  const sends = Array.from({ length: 2000 }, (_, i) => client.send({ MESSAGE: `m${i}`, PAD: 'x'.repeat(1000) }));
   const results = Promise.allSettled(sends);
   await new Promise((r) => setTimeout(r, 20));
   client.close();
