@@ -167,6 +167,7 @@ async function measure(benchDir: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
+  const load = os.loadavg()[0] ?? 0;
   let rows = '';
   for (const d of benchDirs) rows += await measure(d);
   const table =
@@ -175,7 +176,10 @@ async function main(): Promise<void> {
     `logwarden's FdPoller + \`writeFromPipe\` (1 MiB files, 3 backups, look-back window ${window / 1024} KiB), ` +
     `or \`/bin/sh -c 'cat > file'\` (one growing file). Median of ${runs} alternating runs; ` +
     `${os.cpus().length} CPUs, Linux ${os.release()}, Node ${process.version}. ` +
-    `CPU is the consumer's own (the producer is the same for both).\n\n` +
+    `CPU is the consumer's own (the producer is the same for both). Load average at the start: ` +
+    `${load.toFixed(1)} (other work shares the machine: compare rows of one run only). ` +
+    `On a disk, cat's one growing file goes to writeback while the chain keeps 4 MiB whose replaced ` +
+    `files are mostly freed before writeback; tmpfs shows the CPU path alone.\n\n` +
     `| directory | consumer | MB/s | CPU s per GiB | throughput vs cat |\n` +
     `|---|---|---:|---:|---:|\n` +
     rows +
