@@ -148,7 +148,7 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
 
-function writeTable(rows: { name: string; rate: number; cpuUs: number }[], cRate: number): void {
+function writeTable(rows: { name: string; rate: number; cpuUs: number }[], cRate: number, load: number): void {
   const begin = '<!-- bench:journal -->';
   const end = '<!-- /bench:journal -->';
   const lines = [
@@ -157,7 +157,8 @@ function writeTable(rows: { name: string; rate: number; cpuUs: number }[], cRate
     '',
     `${entries} entries (\`MESSAGE=bench entry N\`, \`PRIORITY=6\`, a marker field) per run into systemd-journald ` +
       `(volatile storage, rate limit off) in its own mount namespace; median of ${runs} alternating runs; every run checked: ` +
-      `journald stored all entries. ${os.cpus().length} CPUs, Linux ${os.release()}, Node ${process.version}. ` +
+      `journald stored all entries. ${os.cpus().length} CPUs (load average ${load.toFixed(1)} when it started: other work shares them), ` +
+      `Linux ${os.release()}, Node ${process.version}. ` +
       'journald shares the CPUs and is the bottleneck (the socket queue is full most of the time), so senders mostly measure how ' +
       'well they wait; CPU is the sender\'s own per entry.',
     '',
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
     console.error('journal-send bench: needs root (journald runs in a mount namespace)');
     process.exit(2);
   }
+  const load = os.loadavg()[0] ?? 0;
   const bin = compileC();
   const senders: [string, Sender][] = [
     ['C, sendmsg per entry (like sd_journal_send)', cSender(bin)],
@@ -214,7 +216,7 @@ async function main(): Promise<void> {
   });
   const cRate = rows[0]?.rate ?? NaN;
   for (const r of rows) console.log(`${r.name}: median ${Math.round(r.rate)} entries/s (${Math.round((r.rate / cRate) * 100)}% of C), ${r.cpuUs.toFixed(1)} µs CPU/entry`);
-  writeTable(rows, cRate);
+  writeTable(rows, cRate, load);
 }
 
 await main();

@@ -249,8 +249,11 @@ export class JournalClient {
   #waitWritable(): void {
     this.stats.waits++;
     if (this.#polling) return;
-    this.#poller ??= new FdPoller(this.#fd, () => {
+    this.#poller ??= new FdPoller(this.#fd, (ev) => {
+      // libuv stops a poller that reports an error; the next sendmsg says what it is.
+      if (ev.error !== 0) this.#polling = false;
       this.#drain();
+      if (this.#queue.length > 0 && !this.#polling) this.#waitWritable();
     });
     this.#poller.start({ writable: true });
     this.#polling = true;
