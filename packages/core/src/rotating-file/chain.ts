@@ -72,7 +72,7 @@ function slotPath(layout: ChainLayout, slot: number): string {
   return `${layout.base}.${slot + layout.firstBackupIndex}`;
 }
 
-export function statFile(p: string): fs.BigIntStats | undefined {
+function statFile(p: string): fs.BigIntStats | undefined {
   return fs.statSync(p, { bigint: true, throwIfNoEntry: false });
 }
 
