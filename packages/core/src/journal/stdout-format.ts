@@ -127,6 +127,11 @@ export class StdoutStreamParser {
     return this.#header;
   }
 
+  /** Bytes held for an unfinished record: always below the line limit. */
+  get pendingBytes(): number {
+    return this.#pending.length;
+  }
+
   /** SYSLOG_IDENTIFIER as the client sent it (bytes), or null. */
   get identifierBytes(): Buffer | null {
     return this.#identifierBytes;
