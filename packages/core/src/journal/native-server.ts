@@ -198,7 +198,8 @@ export class JournalNativeServer extends EventEmitter {
     for (const p of problems) if (p !== 'invalid-field-name') this.#problem(p, creds);
     for (const fields of entries) {
       fields.push(field('_TRANSPORT', 'journal'));
-      if (creds) fields.push(field('_PID', String(creds.pid)), field('_UID', String(creds.uid)), field('_GID', String(creds.gid)));
+      // pid 0: sent before SO_PASSCRED was on (the kernel then reports nobody), so nothing trustworthy.
+      if (creds && creds.pid > 0) fields.push(field('_PID', String(creds.pid)), field('_UID', String(creds.uid)), field('_GID', String(creds.gid)));
       this.emit('entry', { fields, creds, via } satisfies ReceivedEntry);
     }
   }
