@@ -58,6 +58,25 @@ export const ERROR_CODES = {
   LW_ERR_SYSTEMD_BARRIER_TIMEOUT: { message: 'the service manager did not answer BARRIER=1 in time', retryable: true },
   LW_ERR_SYSTEMD_CLOSED: { message: 'notifier is closed', retryable: false },
   LW_ERR_SYSTEMD_STATE_INVALID: { message: 'not a valid logwarden state record', retryable: false },
+  // Local errors of core's building blocks (NATIVE, ROTATING_FILE, JOURNAL). They are raised by their own
+  // Error classes and never cross the RPC boundary as such; they are registered here so that every code
+  // in the tree has one home and one page (test/protocol/errors-docs.test.ts checks the sources).
+  LW_ERR_NATIVE_SOCKET_CLOSED: { message: 'socket closed or at end of stream', retryable: false },
+  LW_ERR_NATIVE_INVALID_ARGUMENT: { message: 'invalid argument to a native call', retryable: false },
+  LW_ERR_ROTATING_FILE_INVALID_ARGUMENT: { message: 'invalid rotating file argument', retryable: false },
+  LW_ERR_ROTATING_FILE_CLOSED: { message: 'rotating file is closed', retryable: false },
+  LW_ERR_ROTATING_FILE_BAD_POSITION: { message: 'position beyond the end of its file', retryable: false },
+  LW_ERR_JOURNAL_FIELD_NAME: { message: 'invalid journal field name', retryable: false },
+  LW_ERR_JOURNAL_FIELD_VALUE: { message: 'journal field value is not a string or bytes', retryable: false },
+  LW_ERR_JOURNAL_EMPTY_ENTRY: { message: 'journal entry has no fields', retryable: false },
+  LW_ERR_JOURNAL_ENTRY_TOO_BIG: { message: 'journal entry exceeds the size or field-count limit', retryable: false },
+  LW_ERR_JOURNAL_CONNECT: { message: 'cannot open or connect the journal socket', retryable: true },
+  LW_ERR_JOURNAL_CLOSED: { message: 'journal client or server is closed', retryable: false },
+  LW_ERR_JOURNAL_SEND: { message: 'journal entry could not be sent', retryable: true },
+  LW_ERR_JOURNAL_STREAM_HEADER: { message: 'malformed stdout-stream header', retryable: false },
+  LW_ERR_JOURNAL_EXPORT_SYNTAX: { message: 'malformed journal export format', retryable: false },
+  LW_ERR_JOURNAL_JSON_SYNTAX: { message: 'malformed journal JSON', retryable: false },
+  LW_ERR_JOURNAL_LIMIT: { message: 'journal input exceeds a size limit', retryable: false },
   // Command line (CLI).
   LW_ERR_CLI_USAGE: { message: 'invalid command line', retryable: false },
   // Anything unexpected: the server logs the details and never leaks them.

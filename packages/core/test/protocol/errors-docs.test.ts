@@ -1,5 +1,6 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_CODES, LwError, isErrorCode, type ErrorCode } from '../../src/protocol/index.js';
 
@@ -54,4 +55,34 @@ test('an unknown code from a newer peer becomes LW_ERR_INTERNAL keeping the orig
   t.is(code, 'LW_ERR_INTERNAL');
   t.deepEqual(back.data, { code: 'LW_ERR_FUTURE_THING', data: undefined });
   t.regex(back.message, /LW_ERR_FUTURE_THING: new/);
+});
+
+// Every LW_ERR_ code written anywhere in the sources of any package must be in the registry (and so,
+// by the tests above, documented): one registry for the whole tree.
+const repoPackages = fileURLToPath(new URL('../../../../', import.meta.url));
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'node_modules' || e.name === 'dist' ? [] : sourceFiles(p);
+    return e.name.endsWith('.ts') ? [p] : [];
+  });
+}
+
+test('every LW_ERR_ code used in packages/*/src is registered', (t) => {
+  const unknown = new Set<string>();
+  let files = 0;
+  for (const pkg of readdirSync(repoPackages)) {
+    const src = join(repoPackages, pkg, 'src');
+    if (!existsSync(src)) continue;
+    for (const file of sourceFiles(src)) {
+      files++;
+      // A code ends at a non-code character; `LW_ERR_PATH_${...}` (a prefix in a type) is not a code.
+      for (const m of readFileSync(file, 'utf8').matchAll(/LW_ERR_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_$])/g)) {
+        if (!isErrorCode(m[0])) unknown.add(`${m[0]} (${file.slice(repoPackages.length)})`);
+      }
+    }
+  }
+  t.true(files > 10, 'the scan found the sources');
+  t.deepEqual([...unknown], []);
 });
