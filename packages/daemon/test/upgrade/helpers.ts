@@ -12,6 +12,8 @@ export const LINE_BYTES = 64;
 export interface WriterReport {
   lines: number;
   maxStallMs: number;
+  /** [epoch ms when the wait ended, ms waited] for each write that took 10 ms or more. */
+  stalls: [number, number][];
   error: string | null;
   elapsedMs: number;
 }
