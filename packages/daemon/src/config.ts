@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { LwError } from '@logwarden/core/protocol';
+import { loadJournalSettings, type JournalSettings } from './journal/settings.js';
 import { isLogLevel, type LogLevel } from './logger.js';
 
 export interface DaemonConfig {
@@ -26,6 +27,8 @@ export interface DaemonConfig {
   backupNaming: 'virtlogd' | 'logrotate';
   /** Exit after this long with no open log and no client; null = never. */
   idleTimeoutMs: number | null;
+  /** `[journal]` (log mirrors into journald) and `[ingest]` (journald-compatible sockets): journal/settings.ts. */
+  journal: JournalSettings;
 }
 
 /** Overrides from the command line; they beat the file. */
@@ -61,7 +64,7 @@ export const BOUNDS = {
 
 const KEYS = new Set([
   'state_dir', 'socket_path', 'socket_mode', 'socket_group', 'log_root', 'max_size', 'max_backups',
-  'max_clients', 'allowed_uids', 'log_level', 'pipe_size', 'backup_naming',
+  'max_clients', 'allowed_uids', 'log_level', 'pipe_size', 'backup_naming', 'journal', 'ingest',
 ]);
 
 export function loadConfig(flags: ConfigFlags, cwd: string = process.cwd()): DaemonConfig {
@@ -121,6 +124,7 @@ export function loadConfig(flags: ConfigFlags, cwd: string = process.cwd()): Dae
     pipeSize: optInt(table, 'pipe_size', BOUNDS.pipeSize) ?? DEFAULTS.pipeSize,
     backupNaming: naming,
     idleTimeoutMs,
+    journal: loadJournalSettings(table, stateDir),
   };
 }
 

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { LwError, RpcServer } from '@logwarden/core/protocol';
 import { fixedSettingsChanged, loadConfig, type ConfigFlags, type DaemonConfig } from './config.js';
 import { createHandlers } from './dispatch/index.js';
+import { DaemonJournal } from './journal/index.js';
 import { LogHandler, type LogSettings } from './log-handler.js';
 import { LogRoot } from './log-root.js';
 import type { Logger } from './logger.js';
@@ -23,6 +24,8 @@ export class Daemon {
   readonly logger: Logger;
   readonly handler: LogHandler;
   readonly server: RpcServer;
+  /** Journal mirrors of logs and the optional journald-compatible ingest sockets (journal/). */
+  readonly journal: DaemonJournal;
   /** Epoch ms; carried across re-exec (upgrade/), so uptime counts from the first start. */
   startedAt = Date.now();
   /** In-place re-execs survived. */
@@ -43,6 +46,7 @@ export class Daemon {
     this.logger = opts.logger;
     const root = new LogRoot(config.logRoot);
     this.handler = new LogHandler({ root, logger: opts.logger, settings: () => this.#logSettings() });
+    this.journal = new DaemonJournal({ handler: this.handler, logger: opts.logger, config: () => this.#config });
     this.server = new RpcServer(createHandlers(this), {
       // Read at every connection, so a reload of allowed_uids applies to the next client.
       authorize: (peer) => this.#config.allowedUids.includes(peer.uid),
@@ -59,6 +63,7 @@ export class Daemon {
     mkdirSync(config.stateDir, { recursive: true, mode: 0o755 });
     const daemon = new Daemon(config, opts);
     try {
+      daemon.journal.listen();
       if (opts.listenFd === undefined) {
         mkdirSync(dirname(config.socketPath), { recursive: true, mode: 0o755 });
         daemon.server.listen(config.socketPath, {
@@ -71,6 +76,7 @@ export class Daemon {
       }
     } catch (err) {
       daemon.handler.closeAll();
+      void daemon.journal.close();
       throw err;
     }
     opts.logger.info('logwardend started', {
@@ -154,6 +160,7 @@ export class Daemon {
       this.#clearIdle();
       await this.server.close();
       this.handler.closeAll();
+      await this.journal.close();
       if (this.#boundSocket) unlinkQuietly(this.#config.socketPath);
       this.logger.info('logwardend stopped');
     })();

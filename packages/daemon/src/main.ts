@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { isLwError, LwError } from '@logwarden/core/protocol';
 import { loadConfig, type ConfigFlags } from './config.js';
 import { Daemon } from './daemon.js';
+import { daemonLogOutput } from './journal/index.js';
 import { Logger } from './logger.js';
 import { listenFds, Notifier } from './systemd/index.js';
 import { installUpgrade, restoreInherited, takeInherited, type Inherited } from './upgrade/index.js';
@@ -87,7 +88,8 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const logger = new Logger({ style: stderrIsJournal() ? 'syslog' : 'plain' });
+  // Under systemd, natively to journald (PRIORITY per message); else stderr (journal/log-output.ts).
+  const logger = new Logger(daemonLogOutput({ stderrIsJournal: stderrIsJournal() }));
   let daemon: Daemon;
   let inherited: Inherited;
   try {

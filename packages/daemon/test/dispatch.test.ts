@@ -4,12 +4,12 @@ import test, { type ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { close, getNonblock, write } from '@logwarden/core/native';
+import { close, dup, getNonblock, write } from '@logwarden/core/native';
 import { LwError, OPEN_FLAGS, POSITION_START, type ErrorCode, type FollowEvent } from '@logwarden/core/protocol';
 import { loadConfig } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
 import { Logger } from '../src/logger.js';
-import { domain, tempDir, until } from './helpers.js';
+import { domain, exited, sleep, spawnWriter, tempDir, until } from './helpers.js';
 
 interface Setup {
   daemon: Daemon;
@@ -68,7 +68,7 @@ test('openLog refuses a second opener, bad limits and unknown flags', async (t) 
   const small = await refused(t, s.inject('openLog', { driver: 'qemu', domain, path: 'b.log', maxSize: 100 }), 'LW_ERR_PROTO_BAD_ARGS');
   t.like(small.data, { field: 'maxSize' });
   await refused(t, s.inject('openLog', { driver: 'qemu', domain, path: 'b.log', maxBackups: 1001 }), 'LW_ERR_PROTO_BAD_ARGS');
-  await refused(t, s.inject('openLog', { driver: 'qemu', domain, path: 'b.log', flags: 2 }), 'LW_ERR_PROTO_UNKNOWN_FLAGS');
+  await refused(t, s.inject('openLog', { driver: 'qemu', domain, path: 'b.log', flags: 4 }), 'LW_ERR_PROTO_UNKNOWN_FLAGS');
   await refused(t, s.inject('openLog', { driver: 'Bad Driver', domain, path: 'b.log' }), 'LW_ERR_PROTO_BAD_ARGS');
   t.false(existsSync(join(daemon.config.logRoot, 'b.log')), 'refused calls create nothing');
   // Closing frees the path for a new opener.
@@ -242,6 +242,29 @@ test('reloadConfig applies new limits to logs opened after it; a bad file change
   writeFileSync(configPath, 'log_root = "/elsewhere"\n');
   await s.inject('reloadConfig', {});
   t.is(daemon.config.logRoot, root, 'the root cannot move under running logs');
+});
+
+test('a quiet guest is drained on a timer, promptly; a burst after it is not throttled', async (t) => {
+  const { daemon, root } = await setup(t, 'pipe_size = 65536\n');
+  const s = daemon.server;
+  const open = await s.inject('openLog', { driver: 'qemu', domain, path: 'quiet.log' });
+  const fd = open.fds[0] as number;
+  t.teardown(() => { close(fd); });
+  const line = Buffer.from(`${'q'.repeat(99)}\n`);
+  // A line every 20 ms: small drains, so the log is served by the quiet timer.
+  for (let i = 1; i <= 25; i++) {
+    writeAll(fd, line);
+    await sleep(20);
+  }
+  await until(() => readFileSync(join(root, 'quiet.log')).length === 2500, 'the quiet lines in the file', 5000);
+  // Then a flood from another process: far more than the pipe holds per quiet period.
+  const burst = 16 * 1024 * 1024;
+  const writer = spawnWriter(dup(fd), burst, 7);
+  const started = Date.now();
+  t.deepEqual(await exited(writer), { code: 0, signal: null });
+  // Throttled to one pipe-full per 100 ms it would need well over a minute.
+  t.true(Date.now() - started < 30_000, `burst took ${Date.now() - started} ms`);
+  await until(async () => (await s.inject('stats', { path: 'quiet.log' })).result.logs[0]?.bytesIn === 2500 + burst, 'the burst in the file');
 });
 
 test('upgrade is not offered by this version', async (t) => {

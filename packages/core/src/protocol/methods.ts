@@ -31,12 +31,14 @@ export function methodName(id: number): MethodName | undefined {
 export const OPEN_FLAGS = Object.freeze({
   /** Start the log empty: existing file and backups are removed first. */
   TRUNCATE: 1,
+  /** Also send each line of the log to journald as a structured entry (the daemon's journal mirror). */
+  MIRROR_JOURNAL: 2,
 });
 
 /** Known flag bits per method; any other bit is rejected with LW_ERR_PROTO_UNKNOWN_FLAGS. */
 export const METHOD_FLAGS: Readonly<Record<MethodName, number>> = Object.freeze({
   hello: 0,
-  openLog: OPEN_FLAGS.TRUNCATE,
+  openLog: OPEN_FLAGS.TRUNCATE | OPEN_FLAGS.MIRROR_JOURNAL,
   getPosition: 0,
   read: 0,
   append: 0,

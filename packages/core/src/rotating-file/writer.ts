@@ -35,6 +35,12 @@ export interface RotatingFileWriterOptions extends ChainOptions {
   truncate?: boolean;
   /** Permission bits of the files created (default 0o600; umask does not apply). */
   mode?: number;
+  /**
+   * write(): a line that does not fit in what is left of the current file starts the next file
+   * instead of being cut (only a line longer than maxSize is still cut). For line-oriented formats
+   * such as JSON lines, where half a line is garbage. Default false (cut at the limit, like virtlogd).
+   */
+  wholeLines?: boolean;
 }
 
 export interface RotatingFileWriterStats {
@@ -86,6 +92,7 @@ export class RotatingFileWriter {
   private readonly layout: ChainLayout;
   private readonly limit: number;
   private readonly mode: number;
+  private readonly wholeLines: boolean;
 
   private fd = -1;
   /** A second fd without O_APPEND: splice() refuses O_APPEND files (EINVAL), so it gets offOut. */
@@ -124,6 +131,7 @@ export class RotatingFileWriter {
     this.maxBackups = this.layout.backups.length;
     this.limit = maxSize === 0 ? Infinity : maxSize;
     this.mode = mode;
+    this.wholeLines = opts.wholeLines === true;
     this.openChain(opts.truncate === true);
   }
 
@@ -170,6 +178,11 @@ export class RotatingFileWriter {
       }
       const cut = len - off > room;
       const n = cut ? cutLength(data, off, room) : len - off;
+      if (cut && this.wholeLines && n === room && data[off + room - 1] !== NEWLINE && this.size > 0 && this.atLineStart()) {
+        // The next line does not fit: end this file here, the line starts the next one whole.
+        this.cap = this.size;
+        continue;
+      }
       try {
         const w = fs.writeSync(this.fd, data, off, n);
         off += w;

@@ -13,5 +13,6 @@ export function openLog(d: DispatchContext, _ctx: CallContext, args: MethodArgs[
     maxSize: args.maxSize,
     maxBackups: args.maxBackups,
   });
+  d.journal?.opened(args, position);
   return Promise.resolve({ result: { position }, fds: [writeFd] });
 }

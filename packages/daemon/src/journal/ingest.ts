@@ -1,0 +1,247 @@
+// journald-compatible ingest for hosts and containers that run no journald: the daemon serves a
+// native socket and a stdout-stream socket, and writes each entry as one line of journalctl's JSON
+// to a size-capped rotating log per SYSLOG_IDENTIFIER (<log root>/<dir>/<identifier>.json).
+import { closeSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  JournalNativeServer,
+  JournalStdoutServer,
+  formatJsonEntry,
+  type JournalField,
+  type ReceivedEntry,
+  type ServerProblem,
+  type StdoutEntry,
+} from '@logwarden/core/journal';
+import { RotatingFileWriter } from '@logwarden/core/rotating-file';
+import type { LogRoot } from '../log-root.js';
+import type { Logger } from '../logger.js';
+
+export interface IngestOptions {
+  root: LogRoot;
+  logger: Logger;
+  /** Absolute socket paths; null = that socket is not served. */
+  nativeSocket: string | null;
+  stdoutSocket: string | null;
+  /** Directory of the JSON-lines logs, relative to the log root. */
+  dir: string;
+  maxSize: number;
+  maxBackups: number;
+  firstBackupIndex: 0 | 1;
+  /** Stdout-stream records longer than this are cut (journald's LineMax=). */
+  lineMax: number;
+  /** Open files kept at once; the least recently written one is closed beyond it. Default 256. */
+  maxOpenFiles?: number;
+}
+
+export interface IngestStats {
+  /** Entries written (or handed to the writer: write errors are the writer's counted drops). */
+  entries: number;
+  /** Datagrams or parts of them not logged (malformed, too big, bad fds), by reason. */
+  problems: Record<string, number>;
+  /** Stdout streams dropped for a malformed header. */
+  streamErrors: number;
+  /** Entries dropped because their identifier's file could not be opened. */
+  dropped: number;
+  /** Identifiers whose file is open now. */
+  openFiles: number;
+}
+
+/** One identifier's log: its writer and the lines waiting for the end of this event-loop turn. */
+interface Sink {
+  readonly name: string;
+  readonly writer: RotatingFileWriter;
+  readonly dirFd: number;
+  lines: string[];
+  bytes: number;
+}
+
+// Lines are gathered per identifier and written once per event-loop turn (or at this size): one
+// write(2) per batch instead of per entry. A batch never outlives the turn it was received in.
+const BATCH_BYTES = 256 * 1024;
+const FALLBACK_NAME = 'unknown';
+
+/**
+ * A file name for an identifier: bytes other than `A-Za-z0-9._@+-` become `_`, a leading dot too
+ * (no hidden files, no `.`/`..`), at most 128 characters; an empty or missing one is `unknown`.
+ */
+export function identifierFileName(identifier: string | undefined): string {
+  if (identifier === undefined || identifier === '') return `${FALLBACK_NAME}.json`;
+  let s = identifier.slice(0, 128).replace(/[^A-Za-z0-9._@+-]/g, '_');
+  if (s.startsWith('.')) s = `_${s.slice(1)}`;
+  return `${s}.json`;
+}
+
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim().replaceAll('-', '');
+  } catch {
+    return '';
+  }
+}
+
+export class JournalIngest {
+  readonly #opts: IngestOptions;
+  readonly #native: JournalNativeServer | null;
+  readonly #stdout: JournalStdoutServer | null;
+  readonly #sinks = new Map<string, Sink>();
+  readonly #dirty = new Set<Sink>();
+  readonly #maxOpen: number;
+  // journalctl's leading fields; the boot id is fixed for the life of the process.
+  readonly #bootPrefix: string;
+  #flushScheduled = false;
+  #entries = 0;
+  #streamErrors = 0;
+  #dropped = 0;
+  #closed = false;
+
+  /** Binds the configured sockets (replacing stale socket files) and starts writing entries. */
+  static start(opts: IngestOptions): JournalIngest {
+    return new JournalIngest(opts);
+  }
+
+  private constructor(opts: IngestOptions) {
+    this.#opts = opts;
+    this.#maxOpen = opts.maxOpenFiles ?? 256;
+    const boot = bootId();
+    this.#bootPrefix = boot === '' ? '' : `"_BOOT_ID":"${boot}",`;
+    for (const path of [opts.nativeSocket, opts.stdoutSocket]) if (path !== null) mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    this.#native = opts.nativeSocket === null ? null : JournalNativeServer.listen(opts.nativeSocket);
+    try {
+      this.#stdout = opts.stdoutSocket === null ? null : JournalStdoutServer.listen(opts.stdoutSocket, { lineMax: opts.lineMax });
+    } catch (err) {
+      this.#native?.close();
+      throw err;
+    }
+    this.#native?.on('entry', (e: ReceivedEntry) => {
+      this.#ingest(e.fields);
+    });
+    this.#native?.on('error', (err: Error) => {
+      opts.logger.error('journal ingest: native socket failed', { err });
+    });
+    this.#stdout?.on('entry', (e: StdoutEntry) => {
+      this.#ingest(e.fields);
+    });
+    this.#stdout?.on('stream-error', (err: Error) => {
+      this.#streamErrors++;
+      opts.logger.debug('journal ingest: stdout stream dropped', { err });
+    });
+    this.#stdout?.on('error', (err: Error) => {
+      opts.logger.error('journal ingest: stdout socket failed', { err });
+    });
+  }
+
+  get stats(): IngestStats {
+    const problems: Record<string, number> = {};
+    for (const [p, n] of this.#native?.problems ?? new Map<ServerProblem, number>()) problems[p] = n;
+    return { entries: this.#entries, problems, streamErrors: this.#streamErrors, dropped: this.#dropped, openFiles: this.#sinks.size };
+  }
+
+  /** Writes out every batch now (they are written at the end of each event-loop turn anyway). */
+  flush(): void {
+    for (const sink of this.#dirty) this.#write(sink);
+    this.#dirty.clear();
+  }
+
+  /** Stops serving (the socket files are removed), writes out what was received and closes the files. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native?.close();
+    this.#stdout?.close();
+    this.flush();
+    for (const sink of this.#sinks.values()) this.#closeSink(sink);
+    this.#sinks.clear();
+  }
+
+  #ingest(fields: JournalField[]): void {
+    if (this.#closed) return;
+    let identifier: string | undefined;
+    for (const f of fields) {
+      if (f.name === 'SYSLOG_IDENTIFIER') {
+        identifier = f.value.toString('utf8');
+        break;
+      }
+    }
+    const sink = this.#sink(identifierFileName(identifier));
+    if (sink === null) return;
+    const realtime = Date.now() * 1000;
+    // process.hrtime reads CLOCK_MONOTONIC, the clock journald stamps __MONOTONIC_TIMESTAMP with.
+    const mono = process.hrtime.bigint() / 1000n;
+    // formatJsonEntry opens with '{'; the timestamps go first, as journalctl prints them. `all`:
+    // a stored log must keep large values (journalctl's default view would print null).
+    const line = `{"__REALTIME_TIMESTAMP":"${realtime}","__MONOTONIC_TIMESTAMP":"${mono}",${this.#bootPrefix}${formatJsonEntry(fields, { all: true }).slice(1)}\n`;
+    sink.lines.push(line);
+    sink.bytes += line.length;
+    this.#entries++;
+    if (sink.bytes >= BATCH_BYTES) {
+      this.#write(sink);
+      return;
+    }
+    this.#dirty.add(sink);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  #write(sink: Sink): void {
+    if (sink.lines.length === 0) return;
+    const data = Buffer.from(sink.lines.join(''), 'utf8');
+    sink.lines = [];
+    sink.bytes = 0;
+    // Write errors become the writer's counted drops and a marker line: ingest goes on.
+    sink.writer.write(data);
+  }
+
+  #sink(name: string): Sink | null {
+    const existing = this.#sinks.get(name);
+    if (existing !== undefined) {
+      // Map order is insertion order: re-inserting keeps the least recently used first.
+      this.#sinks.delete(name);
+      this.#sinks.set(name, existing);
+      return existing;
+    }
+    if (this.#sinks.size >= this.#maxOpen) {
+      const oldest = this.#sinks.values().next().value;
+      if (oldest !== undefined) {
+        this.#write(oldest);
+        this.#dirty.delete(oldest);
+        this.#closeSink(oldest);
+        this.#sinks.delete(oldest.name);
+      }
+    }
+    const o = this.#opts;
+    let dirFd = -1;
+    try {
+      const confined = o.root.confine(`${o.dir}/${name}`, { create: true });
+      dirFd = confined.dirFd;
+      const writer = RotatingFileWriter.open(confined.fdPath, {
+        maxSize: o.maxSize,
+        maxBackups: o.maxBackups,
+        firstBackupIndex: o.firstBackupIndex,
+        mode: 0o640,
+        // Half a JSON line is garbage to every reader: a line that does not fit starts the next file.
+        wholeLines: true,
+      });
+      const sink: Sink = { name, writer, dirFd, lines: [], bytes: 0 };
+      this.#sinks.set(name, sink);
+      return sink;
+    } catch (err) {
+      if (dirFd >= 0) closeSync(dirFd);
+      this.#dropped++;
+      // Logged at 1, 2, 4, 8... drops: a persistent failure must not flood the daemon's own log.
+      if ((this.#dropped & (this.#dropped - 1)) === 0) {
+        o.logger.error('journal ingest: cannot open the log of an identifier, entries dropped', { file: `${o.dir}/${name}`, dropped: this.#dropped, err });
+      }
+      return null;
+    }
+  }
+
+  #closeSink(sink: Sink): void {
+    sink.writer.close();
+    closeSync(sink.dirFd);
+  }
+}
