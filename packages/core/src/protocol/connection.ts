@@ -33,6 +33,9 @@ export class FramedConnection {
   #failed = false;
   #closed = false;
   #draining = false;
+  #paused = false;
+  /** Messages decoded while paused (a chunk can hold many frames): delivered on resume(). */
+  #backlog: { msg: Message; fds: number[] }[] = [];
 
   constructor(socket: UnixSocket, events: ConnectionEvents, limits: Limits = LIMITS) {
     this.#socket = socket;
@@ -80,12 +83,23 @@ export class FramedConnection {
     return this.#socket.pendingSendBytes;
   }
 
+  /** Stops delivering messages (including ones already received) and reading from the socket. */
   pause(): void {
-    if (!this.#closed) this.#socket.pause();
+    if (this.#closed || this.#paused) return;
+    this.#paused = true;
+    this.#socket.pause();
   }
 
   resume(): void {
-    if (!this.#closed && !this.#failed) this.#socket.resume();
+    if (this.#closed || this.#failed || !this.#paused) return;
+    this.#paused = false;
+    // A delivered message may pause us again (or close us): re-check before each one.
+    while (this.#flowing()) {
+      const next = this.#backlog.shift();
+      if (next === undefined) break;
+      this.#events.message(next.msg, next.fds);
+    }
+    if (this.#flowing()) this.#socket.resume();
   }
 
   /**
@@ -117,6 +131,7 @@ export class FramedConnection {
       clearTimeout(timer);
     });
     this.#draining = true;
+    this.#dropBacklog();
     try {
       this.send(msg).catch(() => {
         this.close(null);
@@ -132,6 +147,7 @@ export class FramedConnection {
   close(err: LwError | null = null): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#dropBacklog();
     closeFds(this.#decoder.dispose());
     this.#socket.close();
     this.#events.closed(err);
@@ -163,8 +179,18 @@ export class FramedConnection {
         this.#fail(err instanceof LwError ? err : new LwError('LW_ERR_PROTO_MALFORMED', undefined, undefined, { cause: err }));
         continue;
       }
-      this.#events.message(msg, frame.fds);
+      if (this.#paused) this.#backlog.push({ msg, fds: frame.fds });
+      else this.#events.message(msg, frame.fds);
     }
+  }
+
+  #dropBacklog(): void {
+    for (const b of this.#backlog) closeFds(b.fds);
+    this.#backlog = [];
+  }
+
+  #flowing(): boolean {
+    return !this.#paused && !this.#stopped();
   }
 
   #stopped(): boolean {
@@ -175,6 +201,7 @@ export class FramedConnection {
     if (this.#failed) return;
     this.#failed = true;
     this.#socket.pause();
+    this.#dropBacklog();
     closeFds(this.#decoder.dispose());
     this.#events.fatal(err);
   }

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   LW_ERR_RPC_NOT_IMPLEMENTED: { message: 'method not implemented by this server', retryable: false },
   LW_ERR_RPC_STREAM_CLOSED: { message: 'stream closed', retryable: false },
   LW_ERR_RPC_UNKNOWN_STREAM: { message: 'no such stream on this connection', retryable: false },
+  LW_ERR_RPC_TOO_MANY_STREAMS: { message: 'too many streams open on this connection', retryable: true },
   // Peer authorization (AUTH).
   LW_ERR_AUTH_DENIED: { message: 'peer not authorized', retryable: false },
   // Log files (LOG).

@@ -58,6 +58,8 @@ export interface RpcServerOptions {
   helloTimeoutMs?: number;
   /** Reading from a connection pauses while this many of its calls run (default 64). */
   maxCallsInFlight?: number;
+  /** Follow streams one connection may hold open (default 64); more is LW_ERR_RPC_TOO_MANY_STREAMS. */
+  maxStreamsPerConnection?: number;
   /** ...or while this many reply bytes wait to be sent to it (default 16 MiB). */
   maxPendingSendBytes?: number;
   log?: (level: LogLevelName, message: string, fields?: Record<string, unknown>) => void;
@@ -95,6 +97,7 @@ function errorMessage(err: unknown): string {
 
 interface ConnectionLimits {
   maxCallsInFlight: number;
+  maxStreams: number;
   maxPendingSendBytes: number;
 }
 
@@ -314,6 +317,9 @@ class ServerConnection {
   }
 
   #openStream(credit: { events: number; bytes: number }): ServerStream {
+    if (this.#streams.size >= this.#opts.maxStreams) {
+      throw new LwError('LW_ERR_RPC_TOO_MANY_STREAMS', `at most ${this.#opts.maxStreams} streams per connection`);
+    }
     const id = this.#nextStreamId++;
     const stream = new ServerStream(
       id,
@@ -560,6 +566,7 @@ export class RpcServer {
   #connOpts(): ConnectionLimits {
     return {
       maxCallsInFlight: this.#opts.maxCallsInFlight ?? 64,
+      maxStreams: this.#opts.maxStreamsPerConnection ?? 64,
       maxPendingSendBytes: this.#opts.maxPendingSendBytes ?? 16 * 1024 * 1024,
     };
   }

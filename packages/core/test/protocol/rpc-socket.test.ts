@@ -472,3 +472,68 @@ test('server close disconnects clients with a retryable code; a stale socket pat
   await s2.close();
   await h.cleanup();
 });
+
+test('a client with too many calls running is not read from until some finish', async (t) => {
+  const tmp = tempDir();
+  let active = 0;
+  let maxActive = 0;
+  const server = new RpcServer(
+    {
+      getPosition: async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await sleep(50);
+        active--;
+        return { result: { position: pos(0) } };
+      },
+    },
+    { authorize: () => true, maxClients: 2, serverName: 'busy', maxCallsInFlight: 2 },
+  );
+  server.listen(tmp.sock);
+  const c = await RpcClient.connect(tmp.sock);
+  try {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => c.call('getPosition', { path: `p${i}` })));
+    t.is(results.length, 8);
+    t.is(maxActive, 2);
+  } finally {
+    c.close();
+    await server.close();
+    tmp.cleanup();
+  }
+});
+
+test('streams per connection are bounded; cancelling one makes room', async (t) => {
+  const tmp = tempDir();
+  const server = new RpcServer(
+    {
+      follow: (ctx) => Promise.resolve({ result: { streamId: ctx.openStream().streamId } }),
+    },
+    { authorize: () => true, maxClients: 2, serverName: 'streams', maxStreamsPerConnection: 2 },
+  );
+  server.listen(tmp.sock);
+  const c = await RpcClient.connect(tmp.sock);
+  try {
+    const a = c.follow({ path: 'a', position: pos(0) });
+    const b = c.follow({ path: 'b', position: pos(0) });
+    const started = (s: typeof a): Promise<void> =>
+      new Promise((resolve, reject) => {
+        s.next().then(() => { reject(new Error('no event expected')); }, reject);
+        void until(() => s.streamId !== null, 10_000, 'the stream id').then(resolve, reject);
+      });
+    await started(a);
+    await started(b);
+    const third = await errorOf(c.follow({ path: 'c', position: pos(0) }).next());
+    t.is(third.code, 'LW_ERR_RPC_TOO_MANY_STREAMS');
+    t.true(third.retryable);
+    await a.return();
+    const d = c.follow({ path: 'd', position: pos(0) });
+    const dNext = d.next();
+    await until(() => d.streamId !== null, 10_000, 'room for a new stream');
+    t.not(d.streamId, null);
+    void dNext.catch(() => undefined);
+  } finally {
+    c.close();
+    await server.close();
+    tmp.cleanup();
+  }
+});
