@@ -40,8 +40,10 @@ export interface IngestStats {
   problems: Record<string, number>;
   /** Stdout streams dropped for a malformed header. */
   streamErrors: number;
-  /** Entries dropped because their identifier's file could not be opened. */
+  /** Entries dropped: their identifier's file could not be opened, or they fit no file even with large values nulled. */
   dropped: number;
+  /** Entries too big for one file, stored with their values of 4096 bytes or more as null. */
+  nulled: number;
   /** Identifiers whose file is open now. */
   openFiles: number;
 }
@@ -92,6 +94,7 @@ export class JournalIngest {
   #entries = 0;
   #streamErrors = 0;
   #dropped = 0;
+  #nulled = 0;
   #closed = false;
 
   /** Binds the configured sockets (replacing stale socket files) and starts writing entries. */
@@ -133,7 +136,7 @@ export class JournalIngest {
   get stats(): IngestStats {
     const problems: Record<string, number> = {};
     for (const [p, n] of this.#native?.problems ?? new Map<ServerProblem, number>()) problems[p] = n;
-    return { entries: this.#entries, problems, streamErrors: this.#streamErrors, dropped: this.#dropped, openFiles: this.#sinks.size };
+    return { entries: this.#entries, problems, streamErrors: this.#streamErrors, dropped: this.#dropped, nulled: this.#nulled, openFiles: this.#sinks.size };
   }
 
   /** Writes out every batch now (they are written at the end of each event-loop turn anyway). */
@@ -167,9 +170,20 @@ export class JournalIngest {
     const realtime = Date.now() * 1000;
     // process.hrtime reads CLOCK_MONOTONIC, the clock journald stamps __MONOTONIC_TIMESTAMP with.
     const mono = process.hrtime.bigint() / 1000n;
-    // formatJsonEntry opens with '{'; the timestamps go first, as journalctl prints them. `all`:
-    // a stored log must keep large values (journalctl's default view would print null).
-    const line = `{"__REALTIME_TIMESTAMP":"${realtime}","__MONOTONIC_TIMESTAMP":"${mono}",${this.#bootPrefix}${formatJsonEntry(fields, { all: true }).slice(1)}\n`;
+    // formatJsonEntry opens with '{'; the timestamps go first, as journalctl prints them.
+    const head = `{"__REALTIME_TIMESTAMP":"${realtime}","__MONOTONIC_TIMESTAMP":"${mono}",${this.#bootPrefix}`;
+    // `all`: a stored log keeps large values. An entry that could not fit in one file keeps its
+    // fields but its large values become null, as journalctl prints them without --all.
+    let line = `${head}${formatJsonEntry(fields, { all: true }).slice(1)}\n`;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only lines that may be too big are measured.
+    if (line.length * 3 > this.#opts.maxSize && Buffer.byteLength(line) > this.#opts.maxSize) {
+      line = `${head}${formatJsonEntry(fields).slice(1)}\n`;
+      this.#nulled++;
+      if (Buffer.byteLength(line) > this.#opts.maxSize) {
+        this.#dropped++;
+        return;
+      }
+    }
     sink.lines.push(line);
     sink.bytes += line.length;
     this.#entries++;

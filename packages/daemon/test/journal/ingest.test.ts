@@ -1,9 +1,9 @@
 // The daemon's journald-compatible ingest sockets, end to end in process: real JournalClient and
 // openStdoutStream clients -> the daemon's sockets -> JSON-lines rotating logs per identifier.
 import test from 'ava';
-import { closeSync, existsSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { JournalClient, openStdoutStream } from '@logwarden/core/journal';
+import { JournalClient, openStdoutStream, parseJsonEntry } from '@logwarden/core/journal';
 import { close, connect, memfdCreate, sendmsg, socket } from '@logwarden/core/native';
 import { identifierFileName } from '../../src/journal/index.js';
 import { until } from '../helpers.js';
@@ -101,6 +101,25 @@ test('ingest logs are capped: files never exceed max_size, lines are never cut, 
   t.true(kept.length > 30 && kept.length < n);
   t.is(kept.at(-1), n - 1, 'the newest entry is kept');
   t.deepEqual(kept, kept.map((_, i) => (kept[0] ?? 0) + i), 'what is kept is one unbroken run');
+});
+
+test('an entry too big for one file keeps its fields with large values null, as journalctl prints them', async (t) => {
+  const s = await startDaemon(t, `${INGEST}max_size = 8192\n`);
+  const ingest = s.daemon.journal.ingest;
+  if (ingest === null) return t.fail('ingest not started');
+  const client = new JournalClient({ path: join(s.stateDir, 'run/journal/socket') });
+  client.open();
+  t.teardown(() => { client.close(); });
+  await client.send({ MESSAGE: 'z'.repeat(20_000), SYSLOG_IDENTIFIER: 'huge', SMALL: 'kept' });
+  await client.send({ MESSAGE: 'next', SYSLOG_IDENTIFIER: 'huge' });
+  await until(() => ingest.stats.entries === 2, 'both entries');
+  ingest.flush();
+  const text0 = readFileSync(join(s.logRoot, 'journal', 'huge.json'), 'utf8').split('\n')[0] ?? '';
+  const entry = parseJsonEntry(text0);
+  t.deepEqual(entry.truncated, ['MESSAGE']);
+  t.is(text(entry.fields, 'SMALL'), 'kept');
+  t.is(ingest.stats.nulled, 1);
+  t.is(text(readJsonChain(join(s.logRoot, 'journal'), 'huge.json')[1] ?? [], 'MESSAGE'), 'next');
 });
 
 test('malformed datagrams are counted, never crash the daemon, and later entries still land', async (t) => {
