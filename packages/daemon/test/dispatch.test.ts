@@ -267,7 +267,7 @@ test('a quiet guest is drained on a timer, promptly; a burst after it is not thr
   await until(async () => (await s.inject('stats', { path: 'quiet.log' })).result.logs[0]?.bytesIn === 2500 + burst, 'the burst in the file');
 });
 
-test('upgrade is not offered by this version', async (t) => {
+test('upgrade is refused by an embedded daemon, which cannot re-exec', async (t) => {
   const { daemon } = await setup(t);
   await refused(t, daemon.server.inject('upgrade', {}), 'LW_ERR_RPC_NOT_IMPLEMENTED');
 });

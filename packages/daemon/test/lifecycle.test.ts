@@ -2,10 +2,10 @@
 // SO_PEERCRED policy checked with a client running as another uid.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { close } from '@logwarden/core/native';
-import { RpcClient } from '@logwarden/core/protocol';
+import { LwError, RpcClient } from '@logwarden/core/protocol';
 import { domain, exited, FIXTURES, MAIN, sleep, spawnDaemon, tempDir, until } from './helpers.js';
 
 function run(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } {
@@ -95,6 +95,40 @@ test('SIGHUP reloads the configuration file', async (t) => {
   d.proc.kill('SIGHUP');
   await until(() => d.stderr().includes('reload failed'), 'the failed reload');
   t.true((await client.call('list', {})).result.logs.length > 0);
+});
+
+test('socket_mode and socket_group set the socket file; max_clients bounds connections', async (t) => {
+  const d = await spawnDaemon(t, { config: 'socket_mode = 0o660\nsocket_group = 65534\nmax_clients = 2\n' });
+  const st = statSync(d.socketPath);
+  t.is(st.mode & 0o777, 0o660);
+  t.is(st.gid, 65534);
+  // The start-up probe's connection may not be reaped yet: retry while the slot is taken.
+  const admitted = async (): Promise<RpcClient> => {
+    for (let i = 0; ; i++) {
+      try {
+        return await d.connect();
+      } catch (err) {
+        if (i > 200 || !(err instanceof LwError) || err.code !== 'LW_ERR_RPC_TOO_MANY_CLIENTS') throw err;
+        await sleep(50);
+      }
+    }
+  };
+  const a = await admitted();
+  const b = await admitted();
+  t.teardown(() => { a.close(); b.close(); });
+  const err = await t.throwsAsync(d.connect(), { instanceOf: LwError });
+  t.is(err.code, 'LW_ERR_RPC_TOO_MANY_CLIENTS');
+  // The two admitted clients are still served, and a slot frees when one leaves.
+  t.deepEqual((await a.call('list', {})).result.logs, []);
+  b.close();
+  await until(async () => {
+    try {
+      (await d.connect()).close();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'a free slot');
 });
 
 function connectAs(socketPath: string, uid: number): Promise<{ ok: boolean; code?: string; uid: number }> {
