@@ -1,6 +1,7 @@
 // Small event/promise classes over AF_UNIX fds: readiness from FdPoller (libuv), never busy loops.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 import {
   FdPoller,
   accept,
@@ -53,6 +54,7 @@ const MAX_READS_PER_WAKEUP = 64;
 const STREAM_READ_SIZE = 64 * 1024;
 const DEFAULT_MAX_MESSAGE = 256 * 1024;
 // Errors after which a seqpacket connection is unusable (others, like EMSGSIZE, hit one message).
+const { ECONNRESET } = os.constants.errno;
 const FATAL_SEND = new Set(['EPIPE', 'ECONNRESET', 'ENOTCONN', 'EBADF', 'ENOTSOCK']);
 // A dgram sent by path cannot wait for writability: the kernel polls only a connected peer's
 // queue, so poll would report writable at once. Retry on a short timer instead.
@@ -228,7 +230,10 @@ export class UnixSocket extends EventEmitter {
       // libuv stopped the poller; re-arm below once the error is consumed.
       this.#polled = { readable: false, writable: false };
       const soError = getSocketError(this.fd);
-      if (soError !== 0) {
+      // A connected peer that closed with our bytes unread leaves ECONNRESET here, yet what it sent
+      // before closing is still queued: read on (recvmsg reaches the end), later sends fail EPIPE.
+      const peerClosed = this.type !== 'dgram' && soError === ECONNRESET;
+      if (soError !== 0 && !peerClosed) {
         this.#destroy(sysErrorFromErrno(soError, 'poll'));
         return;
       }

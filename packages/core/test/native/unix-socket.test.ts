@@ -17,6 +17,7 @@ import {
   pipe,
   socket,
   socketpair,
+  write,
 } from '../../src/native/index.js';
 import { closeOwned, own, tempDir, waitFor, within } from './helpers.js';
 
@@ -215,4 +216,20 @@ test('close rejects pending receives and later sends; sends to a closed peer rej
   a.close();
   await within(closed, 'close event');
   t.true(a.closed);
+});
+
+test('stream: a peer that closes with our data unread still delivers what it sent before the end', async (t) => {
+  const [rawA, rawB] = socketpair('stream');
+  // b leaves a's bytes unread and closes: the kernel flags a with ECONNRESET, yet b's reply is queued.
+  t.is(write(rawA, Buffer.from('unread by b')), 11);
+  t.is(write(rawB, Buffer.from('last words')), 10);
+  close(rawB);
+  const a = UnixSocket.fromFd(rawA, 'stream');
+  t.teardown(() => {
+    a.close();
+  });
+  const chunks: Buffer[] = [];
+  a.on('message', (msg: Message) => chunks.push(msg.data));
+  await within(once(a, 'end'), 'end after the queued data');
+  t.is(Buffer.concat(chunks).toString(), 'last words');
 });
