@@ -288,28 +288,33 @@ static napi_value js_get_pipe_size(napi_env env, napi_callback_info info) {
   return r < 0 ? throw_sys(env, r, "fcntl") : num(env, r);
 }
 
-static napi_value js_read(napi_env env, napi_callback_info info) {
+/* (fd, buffer, offset?, length?) -> fd and the window of the buffer to transfer. */
+static bool get_io_args(napi_env env, napi_callback_info info, int *fd, uint8_t **start, size_t *len) {
   napi_value argv[4];
-  int fd;
   uint8_t *data;
-  size_t size, off, len;
+  size_t size, off;
   get_args(env, info, 4, argv);
-  if (!get_fd(env, argv[0], "fd", &fd) || !get_bytes(env, argv[1], "buffer", &data, &size) ||
-      !get_window(env, argv[2], argv[3], size, &off, &len))
-    return NULL;
-  return io_result(env, lw_read(fd, data + off, len), "read");
+  if (!get_fd(env, argv[0], "fd", fd) || !get_bytes(env, argv[1], "buffer", &data, &size) ||
+      !get_window(env, argv[2], argv[3], size, &off, len))
+    return false;
+  *start = data + off;
+  return true;
+}
+
+static napi_value js_read(napi_env env, napi_callback_info info) {
+  int fd;
+  uint8_t *start;
+  size_t len;
+  if (!get_io_args(env, info, &fd, &start, &len)) return NULL;
+  return io_result(env, lw_read(fd, start, len), "read");
 }
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
   int fd;
-  uint8_t *data;
-  size_t size, off, len;
-  get_args(env, info, 4, argv);
-  if (!get_fd(env, argv[0], "fd", &fd) || !get_bytes(env, argv[1], "buffer", &data, &size) ||
-      !get_window(env, argv[2], argv[3], size, &off, &len))
-    return NULL;
-  return io_result(env, lw_write(fd, data + off, len), "write");
+  uint8_t *start;
+  size_t len;
+  if (!get_io_args(env, info, &fd, &start, &len)) return NULL;
+  return io_result(env, lw_write(fd, start, len), "write");
 }
 
 #define MAX_IO_LEN ((int64_t)0x7ffff000) /* Linux caps one transfer at this anyway */
