@@ -6,7 +6,6 @@ import { dirname } from 'node:path';
 import {
   JournalNativeServer,
   JournalStdoutServer,
-  formatJsonEntry,
   type JournalField,
   type ReceivedEntry,
   type ServerProblem,
@@ -14,6 +13,7 @@ import {
 } from '@logwarden/core/journal';
 import { RotatingFileWriter } from '@logwarden/core/rotating-file';
 import type { LogRoot } from '../log-root.js';
+import { JsonLinesBuffer } from './json-lines.js';
 import type { Logger } from '../logger.js';
 
 export interface IngestOptions {
@@ -53,14 +53,16 @@ interface Sink {
   readonly name: string;
   readonly writer: RotatingFileWriter;
   readonly dirFd: number;
-  lines: string[];
-  bytes: number;
+  /** Lines waiting for the end of this event-loop turn. */
+  readonly batch: JsonLinesBuffer;
 }
 
 // Lines are gathered per identifier and written once per event-loop turn (or at this size): one
 // write(2) per batch instead of per entry. A batch never outlives the turn it was received in.
 const BATCH_BYTES = 256 * 1024;
 const FALLBACK_NAME = 'unknown';
+// Identifier -> file name, so the hot path does not sanitize the same identifier again.
+const NAME_CACHE_MAX = 4096;
 
 /**
  * A file name for an identifier: bytes other than `A-Za-z0-9._@+-` become `_`, a leading dot too
@@ -87,6 +89,8 @@ export class JournalIngest {
   readonly #stdout: JournalStdoutServer | null;
   readonly #sinks = new Map<string, Sink>();
   readonly #dirty = new Set<Sink>();
+  readonly #names = new Map<string, string>();
+  #last: { id: Buffer; sink: Sink } | null = null;
   readonly #maxOpen: number;
   // journalctl's leading fields; the boot id is fixed for the life of the process.
   readonly #bootPrefix: string;
@@ -106,7 +110,7 @@ export class JournalIngest {
     this.#opts = opts;
     this.#maxOpen = opts.maxOpenFiles ?? 256;
     const boot = bootId();
-    this.#bootPrefix = boot === '' ? '' : `"_BOOT_ID":"${boot}",`;
+    this.#bootPrefix = boot === '' ? '' : `,"_BOOT_ID":"${boot}"`;
     for (const path of [opts.nativeSocket, opts.stdoutSocket]) if (path !== null) mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     this.#native = opts.nativeSocket === null ? null : JournalNativeServer.listen(opts.nativeSocket);
     try {
@@ -158,37 +162,33 @@ export class JournalIngest {
 
   #ingest(fields: JournalField[]): void {
     if (this.#closed) return;
-    let identifier: string | undefined;
+    let identifier: Buffer | undefined;
     for (const f of fields) {
       if (f.name === 'SYSLOG_IDENTIFIER') {
-        identifier = f.value.toString('utf8');
+        identifier = f.value;
         break;
       }
     }
-    const sink = this.#sink(identifierFileName(identifier));
+    const sink = this.#sinkFor(identifier);
     if (sink === null) return;
-    const realtime = Date.now() * 1000;
     // process.hrtime reads CLOCK_MONOTONIC, the clock journald stamps __MONOTONIC_TIMESTAMP with.
-    const mono = process.hrtime.bigint() / 1000n;
-    // formatJsonEntry opens with '{'; the timestamps go first, as journalctl prints them.
-    const head = `{"__REALTIME_TIMESTAMP":"${realtime}","__MONOTONIC_TIMESTAMP":"${mono}",${this.#bootPrefix}`;
-    // `all`: a stored log keeps large values. An entry that could not fit in one file keeps its
+    const head = `"__REALTIME_TIMESTAMP":"${Date.now() * 1000}","__MONOTONIC_TIMESTAMP":"${process.hrtime.bigint() / 1000n}"${this.#bootPrefix}`;
+    const before = sink.batch.length;
+    // A stored log keeps large values whole. An entry that could not fit in one file keeps its
     // fields but its large values become null, as journalctl prints them without --all.
-    let line = `${head}${formatJsonEntry(fields, { all: true }).slice(1)}\n`;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: only lines that may be too big are measured.
-    if (line.length * 3 > this.#opts.maxSize && Buffer.byteLength(line) > this.#opts.maxSize) {
-      line = `${head}${formatJsonEntry(fields).slice(1)}\n`;
+    if (sink.batch.append(head, fields) > this.#opts.maxSize) {
+      sink.batch.truncate(before);
       this.#nulled++;
-      if (Buffer.byteLength(line) > this.#opts.maxSize) {
+      if (sink.batch.append(head, fields, false) > this.#opts.maxSize) {
+        sink.batch.truncate(before);
         this.#dropped++;
         return;
       }
     }
-    sink.lines.push(line);
-    sink.bytes += line.length;
     this.#entries++;
-    if (sink.bytes >= BATCH_BYTES) {
+    if (sink.batch.length >= BATCH_BYTES) {
       this.#write(sink);
+      this.#dirty.delete(sink);
       return;
     }
     this.#dirty.add(sink);
@@ -201,13 +201,35 @@ export class JournalIngest {
     }
   }
 
+  // Most entries come in runs from one sender: the last identifier's sink is checked first, on
+  // bytes, before any string is decoded.
+  #sinkFor(identifier: Buffer | undefined): Sink | null {
+    const last = this.#last;
+    if (last !== null && identifier !== undefined && last.id.equals(identifier) && this.#sinks.get(last.sink.name) === last.sink) return last.sink;
+    let name: string;
+    if (identifier === undefined) {
+      name = identifierFileName(undefined);
+    } else {
+      const key = identifier.toString('utf8');
+      let cached = this.#names.get(key);
+      if (cached === undefined) {
+        if (this.#names.size >= NAME_CACHE_MAX) this.#names.clear();
+        cached = identifierFileName(key);
+        this.#names.set(key, cached);
+      }
+      name = cached;
+    }
+    const sink = this.#sink(name);
+    this.#last = sink === null || identifier === undefined ? null : { id: Buffer.from(identifier), sink };
+    return sink;
+  }
+
   #write(sink: Sink): void {
-    if (sink.lines.length === 0) return;
-    const data = Buffer.from(sink.lines.join(''), 'utf8');
-    sink.lines = [];
-    sink.bytes = 0;
-    // Write errors become the writer's counted drops and a marker line: ingest goes on.
-    sink.writer.write(data);
+    if (sink.batch.length === 0) return;
+    // Write errors become the writer's counted drops and a marker line: ingest goes on. The
+    // write is synchronous, so the batch buffer is free again right after it.
+    sink.writer.write(sink.batch.view());
+    sink.batch.clear();
   }
 
   #sink(name: string): Sink | null {
@@ -240,7 +262,7 @@ export class JournalIngest {
         // Half a JSON line is garbage to every reader: a line that does not fit starts the next file.
         wholeLines: true,
       });
-      const sink: Sink = { name, writer, dirFd, lines: [], bytes: 0 };
+      const sink: Sink = { name, writer, dirFd, batch: new JsonLinesBuffer() };
       this.#sinks.set(name, sink);
       return sink;
     } catch (err) {
