@@ -271,7 +271,8 @@ export class LogHandler {
     try {
       const dir = `/proc/self/fd/${confined.dirFd}`;
       const name = confined.name;
-      const backup = new RegExp(`^${escapeRegExp(name)}\\.\\d+$`);
+      // Backup names: NAME.0 .. NAME.1000 (the most a chain may keep), so "x.log.2024" is another log.
+      const backup = new RegExp(`^${escapeRegExp(name)}\\.(0|[1-9]\\d{0,2}|1000)$`);
       const hidden = new Set([`.${name}.new`, `.${name}.chain`, `.${name}.chain.tmp`]);
       for (const file of readdirSync(dir)) {
         const visible = file === name || backup.test(file);
