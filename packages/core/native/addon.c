@@ -10,12 +10,18 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include <uv.h>
 #include "sys.h"
 
 /* Per-environment state: ava (and the daemon's plugins) may load the addon in worker threads. */
 typedef struct {
   napi_ref error_class; /* SysError from src/native/errors.ts */
+  /* recvmmsg: where the part of a datagram beyond its slot in the caller's buffer lands. Reserved
+   * address space (MAP_NORESERVE): only pages a long datagram touched are memory, and those are
+   * given back after it was copied out. */
+  char *tail_arena;
+  size_t tail_arena_size;
 } instance_t;
 
 #define CHECK(call)                    \
@@ -641,6 +647,108 @@ static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
   return num(env, (double)n);
 }
 
+/* Layout of the Int32Array the caller passes to recvmmsg: MMSG_STRIDE values per message
+ * (length, nfds, hasCred, pid, uid, gid, trunc, ctrunc), then from MMSG_FDS the fds, maxFds per
+ * message (message i's at MMSG_FDS + i * maxFds). */
+enum { MM_LEN, MM_NFDS, MM_HAS_CRED, MM_PID, MM_UID, MM_GID, MM_TRUNC, MM_CTRUNC, MMSG_STRIDE };
+#define MMSG_FDS (LW_MAX_MMSG * MMSG_STRIDE)
+#define MMSG_META_LEN (MMSG_FDS + LW_MAX_MMSG * LW_MAX_FDS)
+/* Pages of a slot's tail kept mapped after a long datagram: most such datagrams are small. */
+#define TAIL_KEEP ((size_t)64 * 1024)
+
+static int reserve_tail_arena(instance_t *inst, size_t size) {
+  if (inst->tail_arena_size >= size) return 0;
+  long page = sysconf(_SC_PAGESIZE);
+  size = (size + (size_t)page - 1) & ~((size_t)page - 1);
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return -errno;
+  if (inst->tail_arena != NULL) munmap(inst->tail_arena, inst->tail_arena_size);
+  inst->tail_arena = p;
+  inst->tail_arena_size = size;
+  return 0;
+}
+
+/* Gives back the pages of a tail beyond TAIL_KEEP that a long datagram touched. */
+static void release_tail(char *tail, size_t used) {
+  if (used <= TAIL_KEEP) return;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t from = ((uintptr_t)tail + TAIL_KEEP + page - 1) & ~(page - 1);
+  uintptr_t to = ((uintptr_t)tail + used + page - 1) & ~(page - 1);
+  if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
+/* recvmmsg(fd, buf, slotSize, maxMessages, maxLen, maxFds, meta: Int32Array, long: unknown[])
+ *   -> count | null (EAGAIN).
+ * Message i is read into buf[i * slotSize ...]; a datagram longer than slotSize (up to maxLen)
+ * cannot be handed over in its slot, so it is copied into a new Buffer stored at long[i]. */
+static napi_value js_recvmmsg(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  int fd, slot, n, max_len, max_fds;
+  uint8_t *data;
+  size_t size, meta_len;
+  napi_typedarray_type type;
+  void *meta_p;
+  bool is_ta = false, is_arr = false;
+  struct lw_mrecv msgs[LW_MAX_MMSG];
+  instance_t *inst = NULL;
+  get_args(env, info, 8, argv);
+  if (!get_fd(env, argv[0], "fd", &fd) || !get_bytes(env, argv[1], "buffer", &data, &size) ||
+      !get_int(env, argv[2], "slotSize", 1, 0x7ffff000, &slot) ||
+      !get_int(env, argv[3], "maxMessages", 1, LW_MAX_MMSG, &n) ||
+      !get_int(env, argv[4], "maxLen", slot, 0x7ffff000, &max_len) ||
+      !get_int(env, argv[5], "maxFds", 0, LW_MAX_FDS, &max_fds))
+    return NULL;
+  if ((size_t)slot * (size_t)n > size) return throw_range(env, "buffer must hold maxMessages slots of slotSize bytes");
+  if (napi_is_typedarray(env, argv[6], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[6], &type, &meta_len, &meta_p, NULL, NULL) != napi_ok ||
+      type != napi_int32_array || meta_len < MMSG_META_LEN)
+    return throw_type(env, "meta must be an Int32Array of MMSG_META_LENGTH elements");
+  if (napi_is_array(env, argv[7], &is_arr) != napi_ok || !is_arr) return throw_type(env, "long must be an array");
+  size_t tail = (size_t)(max_len - slot);
+  if (tail > 0) {
+    if (napi_get_instance_data(env, (void **)&inst) != napi_ok || inst == NULL) return throw_sys(env, -EINVAL, "recvmmsg");
+    int r = reserve_tail_arena(inst, tail * (size_t)n);
+    if (r < 0) return throw_sys(env, r, "mmap");
+  }
+  for (int i = 0; i < n; i++) {
+    msgs[i].iov[0].iov_base = data + (size_t)slot * (size_t)i;
+    msgs[i].iov[0].iov_len = (size_t)slot;
+    msgs[i].iov[1].iov_base = tail > 0 ? inst->tail_arena + tail * (size_t)i : NULL;
+    msgs[i].iov[1].iov_len = tail;
+  }
+  int32_t *meta = meta_p;
+  int count = lw_recvmmsg(fd, msgs, n, max_fds, meta + MMSG_FDS);
+  if (count < 0) return io_result(env, count, "recvmmsg");
+  for (int i = 0; i < count; i++) {
+    struct lw_mrecv *m = &msgs[i];
+    int32_t *o = meta + i * MMSG_STRIDE;
+    o[MM_LEN] = (int32_t)m->len;
+    o[MM_NFDS] = m->nfds;
+    o[MM_HAS_CRED] = m->has_cred;
+    o[MM_PID] = m->has_cred ? m->cred.pid : 0;
+    o[MM_UID] = m->has_cred ? (int32_t)m->cred.uid : 0;
+    o[MM_GID] = m->has_cred ? (int32_t)m->cred.gid : 0;
+    o[MM_TRUNC] = m->truncated;
+    o[MM_CTRUNC] = m->fds_truncated;
+    if (m->len > (size_t)slot) {
+      napi_value buf;
+      void *p;
+      char *t = m->iov[1].iov_base;
+      size_t rest = m->len - (size_t)slot;
+      if (napi_create_buffer(env, m->len, &p, &buf) != napi_ok || napi_set_element(env, argv[7], (uint32_t)i, buf) != napi_ok) {
+        /* Nothing of the batch reaches the caller, so none of its fds may stay open. */
+        for (int j = 0; j < count; j++)
+          for (int k = 0; k < msgs[j].nfds; k++) lw_close(meta[MMSG_FDS + msgs[j].fd_start + k]);
+        return throw_sys(env, -ENOMEM, "recvmmsg");
+      }
+      memcpy(p, m->iov[0].iov_base, (size_t)slot);
+      memcpy((char *)p + slot, t, rest);
+      release_tail(t, rest);
+    }
+  }
+  return num(env, count);
+}
+
 static napi_value js_setsockopt_int(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   int fd, level, name, value;
@@ -866,6 +974,7 @@ static napi_value js_poller_close(napi_env env, napi_callback_info info) {
 static void instance_finalize(napi_env env, void *data, void *hint) {
   instance_t *inst = data;
   if (inst->error_class != NULL) napi_delete_reference(env, inst->error_class);
+  if (inst->tail_arena != NULL) munmap(inst->tail_arena, inst->tail_arena_size);
   free(inst);
 }
 
@@ -910,6 +1019,7 @@ NAPI_MODULE_INIT() {
       {"accept", js_accept},
       {"sendmsg", js_sendmsg},
       {"recvmsg", js_recvmsg},
+      {"recvmmsg", js_recvmmsg},
       {"setsockoptInt", js_setsockopt_int},
       {"getsockoptInt", js_getsockopt_int},
       {"getPeerCred", js_get_peer_cred},
@@ -951,6 +1061,10 @@ NAPI_MODULE_INIT() {
   set_const(env, c, "MAX_FDS", LW_MAX_FDS);
   set_const(env, c, "RECV_META_LENGTH", META_LEN);
   set_const(env, c, "IOV_MAX", IOV_MAX);
+  set_const(env, c, "MMSG_MAX", LW_MAX_MMSG);
+  set_const(env, c, "MMSG_STRIDE", MMSG_STRIDE);
+  set_const(env, c, "MMSG_FDS", MMSG_FDS);
+  set_const(env, c, "MMSG_META_LENGTH", MMSG_META_LEN);
   CHECK(napi_set_named_property(env, exports, "constants", c));
   return exports;
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -217,6 +218,44 @@ ssize_t lw_sendmsg(int fd, const struct iovec *iov, int iovcnt, const int *fds, 
   return RETRY_EINTR(sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT));
 }
 
+/* Space for one message's control data: up to max_fds fds and one ucred. Sized to max_fds so that
+ * extra fds are refused by the kernel (MSG_CTRUNC), never leaked. */
+static size_t control_space(int max_fds) {
+  return (max_fds > 0 ? CMSG_SPACE(sizeof(int) * (size_t)max_fds) : 0) + CMSG_SPACE(sizeof(struct ucred));
+}
+
+/* Takes fds and credentials out of a received message's control data; fds beyond max_fds (which
+ * the kernel should have refused already) are closed and reported as truncation. */
+static void take_control(struct msghdr *msg, int max_fds, int *fds, int *nfds, int *has_cred,
+                         struct lw_cred *cred, int *fds_truncated) {
+  *nfds = 0;
+  *has_cred = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    if (c->cmsg_type == SCM_RIGHTS) {
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      const unsigned char *p = CMSG_DATA(c);
+      for (size_t i = 0; i < count; i++) {
+        int received;
+        memcpy(&received, p + i * sizeof(int), sizeof(int));
+        if (*nfds < max_fds) {
+          fds[(*nfds)++] = received;
+        } else {
+          close(received);
+          *fds_truncated = 1;
+        }
+      }
+    } else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+      struct ucred uc;
+      memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+      *has_cred = 1;
+      cred->pid = uc.pid;
+      cred->uid = uc.uid;
+      cred->gid = uc.gid;
+    }
+  }
+}
+
 ssize_t lw_recvmsg(int fd, void *buf, size_t len, int max_fds, struct lw_recv *out) {
   struct msghdr msg;
   struct iovec iov = {.iov_base = buf, .iov_len = len};
@@ -229,40 +268,51 @@ ssize_t lw_recvmsg(int fd, void *buf, size_t len, int max_fds, struct lw_recv *o
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control.buf;
-  /* Sized to max_fds so that extra fds are refused by the kernel (MSG_CTRUNC), never leaked. */
-  msg.msg_controllen = (max_fds > 0 ? CMSG_SPACE(sizeof(int) * (size_t)max_fds) : 0) +
-                       CMSG_SPACE(sizeof(struct ucred));
+  msg.msg_controllen = control_space(max_fds);
   ssize_t n = RETRY_EINTR(recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
   if (n < 0) return n;
-  out->nfds = 0;
-  out->has_cred = 0;
   out->truncated = (msg.msg_flags & MSG_TRUNC) != 0;
   out->fds_truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET) continue;
-    if (c->cmsg_type == SCM_RIGHTS) {
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      const unsigned char *p = CMSG_DATA(c);
-      for (size_t i = 0; i < count; i++) {
-        int received;
-        memcpy(&received, p + i * sizeof(int), sizeof(int));
-        if (out->nfds < max_fds) {
-          out->fds[out->nfds++] = received;
-        } else {
-          close(received);
-          out->fds_truncated = 1;
-        }
-      }
-    } else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-      struct ucred uc;
-      memcpy(&uc, CMSG_DATA(c), sizeof(uc));
-      out->has_cred = 1;
-      out->cred.pid = uc.pid;
-      out->cred.uid = uc.uid;
-      out->cred.gid = uc.gid;
-    }
-  }
+  take_control(&msg, max_fds, out->fds, &out->nfds, &out->has_cred, &out->cred, &out->fds_truncated);
   return n;
+}
+
+/* Control buffers of this many bytes in all live on the stack; larger batches use the heap. */
+#define MMSG_STACK_CONTROL 16384
+
+int lw_recvmmsg(int fd, struct lw_mrecv *msgs, int n, int max_fds, int *fds) {
+  struct mmsghdr hdrs[LW_MAX_MMSG];
+  union {
+    char buf[MMSG_STACK_CONTROL];
+    struct cmsghdr align;
+  } stack_control;
+  if (n < 1 || n > LW_MAX_MMSG) return -EINVAL;
+  if (max_fds > LW_MAX_FDS) max_fds = LW_MAX_FDS;
+  if (max_fds < 0) max_fds = 0;
+  /* CMSG_SPACE keeps every slot aligned for a cmsghdr. */
+  size_t space = control_space(max_fds);
+  char *control = stack_control.buf;
+  if (space * (size_t)n > sizeof(stack_control.buf) && (control = malloc(space * (size_t)n)) == NULL) return -ENOMEM;
+  memset(hdrs, 0, sizeof(struct mmsghdr) * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    struct msghdr *h = &hdrs[i].msg_hdr;
+    h->msg_iov = msgs[i].iov;
+    h->msg_iovlen = msgs[i].iov[1].iov_len > 0 ? 2 : 1;
+    h->msg_control = control + space * (size_t)i;
+    h->msg_controllen = space;
+  }
+  int r = RETRY_EINTR(recvmmsg(fd, hdrs, (unsigned)n, MSG_CMSG_CLOEXEC | MSG_DONTWAIT, NULL));
+  for (int i = 0; i < r; i++) {
+    struct msghdr *h = &hdrs[i].msg_hdr;
+    struct lw_mrecv *m = &msgs[i];
+    m->len = hdrs[i].msg_len;
+    m->fd_start = i * max_fds;
+    m->truncated = (h->msg_flags & MSG_TRUNC) != 0;
+    m->fds_truncated = (h->msg_flags & MSG_CTRUNC) != 0;
+    take_control(h, max_fds, fds + m->fd_start, &m->nfds, &m->has_cred, &m->cred, &m->fds_truncated);
+  }
+  if (control != stack_control.buf) free(control);
+  return r;
 }
 
 int lw_setsockopt_int(int fd, int level, int name, int value) {

@@ -66,6 +66,27 @@ int lw_accept(int fd);
 ssize_t lw_sendmsg(int fd, const struct iovec *iov, int iovcnt, const int *fds, int nfds,
                    const char *path, size_t path_len);
 ssize_t lw_recvmsg(int fd, void *buf, size_t len, int max_fds, struct lw_recv *out);
+
+/* Most messages one lw_recvmmsg call takes. */
+#define LW_MAX_MMSG 64
+
+/* One message of a batch. In: where its bytes go (iov[0] first, then iov[1]; iov[1] may be
+ * empty). Out: its length, credentials, flags, and its fds' place in the caller's fd array. */
+struct lw_mrecv {
+  struct iovec iov[2];
+  size_t len;
+  int fd_start;
+  int nfds;
+  int has_cred;
+  struct lw_cred cred;
+  int truncated;
+  int fds_truncated;
+};
+
+/* recvmmsg(MSG_DONTWAIT|MSG_CMSG_CLOEXEC) of up to n (<= LW_MAX_MMSG) datagrams, each with its
+ * own control buffer, so every message keeps its own fds and credentials. fds needs room for
+ * n * max_fds entries. Returns the number of messages (>= 1) or -errno (-EAGAIN: none queued). */
+int lw_recvmmsg(int fd, struct lw_mrecv *msgs, int n, int max_fds, int *fds);
 int lw_setsockopt_int(int fd, int level, int name, int value);
 int lw_getsockopt_int(int fd, int level, int name);
 int lw_get_peer_cred(int fd, struct lw_cred *out);

@@ -43,6 +43,14 @@ export interface RawConstants {
   /** Length of the Int32Array recvmsg fills: nfds, hasCred, pid, uid, gid, trunc, ctrunc, fds... */
   RECV_META_LENGTH: number;
   IOV_MAX: number;
+  /** Most messages one recvmmsg call takes. */
+  MMSG_MAX: number;
+  /** recvmmsg meta: values per message (length, nfds, hasCred, pid, uid, gid, trunc, ctrunc)... */
+  MMSG_STRIDE: number;
+  /** ...then from this index the fds, maxFds per message... */
+  MMSG_FDS: number;
+  /** ...in an Int32Array of this length. */
+  MMSG_META_LENGTH: number;
 }
 
 /** The addon's exports: positional arguments, booleans spelled out; src/native/index.ts adds defaults. */
@@ -77,6 +85,17 @@ export interface RawBinding {
   accept: (fd: number) => number | null;
   sendmsg: (fd: number, data: Uint8Array | Uint8Array[], fds?: number[], path?: string) => number | null;
   recvmsg: (fd: number, buf: Uint8Array, maxFds: number, meta: Int32Array) => number | null;
+  /** Message i lands in buf at i * slotSize; one longer than slotSize is copied to long[i]. */
+  recvmmsg: (
+    fd: number,
+    buf: Uint8Array,
+    slotSize: number,
+    maxMessages: number,
+    maxLen: number,
+    maxFds: number,
+    meta: Int32Array,
+    long: (Buffer | undefined)[],
+  ) => number | null;
   setsockoptInt: (fd: number, level: number, name: number, value: number) => void;
   getsockoptInt: (fd: number, level: number, name: number) => number;
   getPeerCred: (fd: number) => { pid: number; uid: number; gid: number };

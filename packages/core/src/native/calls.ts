@@ -172,9 +172,7 @@ const HANDOVER_MIN = 16 * 1024;
 
 /** MSG_CMSG_CLOEXEC. null on EAGAIN; data.length 0 on a stream (or seqpacket) means EOF. */
 export function recvmsg(fd: number, maxLen: number, opts?: { maxFds?: number }): RecvResult | null {
-  if (!Number.isInteger(maxLen) || maxLen < 0 || maxLen > 0x7ffff000) {
-    throw Object.assign(new RangeError('maxLen must be an integer in [0, 2147479552]'), { code: 'ERR_OUT_OF_RANGE' });
-  }
+  checkMaxLen(maxLen);
   if (scratch.length < maxLen) scratch = Buffer.allocUnsafeSlow(maxLen);
   const n = binding.recvmsg(fd, maxLen === scratch.length ? scratch : scratch.subarray(0, maxLen), opts?.maxFds ?? C.MAX_FDS, meta);
   if (n === null) return null;
@@ -196,6 +194,74 @@ export function recvmsg(fd: number, maxLen: number, opts?: { maxFds?: number }):
     truncated: meta[5] === 1,
     fdsTruncated: meta[6] === 1,
   };
+}
+
+export interface RecvBatchOptions {
+  /** At most this many fds per message (default MAX_FDS); the kernel closes the rest. */
+  maxFds?: number;
+  /** Messages per call, 1..MMSG_MAX (default 32). */
+  maxMessages?: number;
+}
+
+/** Most messages one recvmmsg call takes. */
+export const MMSG_MAX = C.MMSG_MAX;
+const DEFAULT_BATCH = 32;
+// Each message of a batch gets a slot of this size in one reused buffer and is copied out of it.
+// A longer datagram spills into memory the addon reserves and arrives as a Buffer of its own.
+const BATCH_SLOT = 16 * 1024;
+const batchMeta = new Int32Array(C.MMSG_META_LENGTH);
+const batchLong: (Buffer | undefined)[] = [];
+let batchBuf = Buffer.allocUnsafeSlow(0);
+
+function checkMaxLen(maxLen: number): void {
+  if (!Number.isInteger(maxLen) || maxLen < 0 || maxLen > 0x7ffff000) {
+    throw Object.assign(new RangeError('maxLen must be an integer in [0, 2147479552]'), { code: 'ERR_OUT_OF_RANGE' });
+  }
+}
+
+/**
+ * recvmmsg(MSG_DONTWAIT|MSG_CMSG_CLOEXEC): every datagram queued on fd, up to maxMessages, in one
+ * call. Each message keeps exactly the fds and credentials that came with it. null on EAGAIN (no
+ * message at all); fewer than maxMessages means the queue was empty when the call ended.
+ * For datagram sockets; on a seqpacket socket a batch after EOF repeats the empty message.
+ */
+export function recvmmsg(fd: number, maxLen: number, opts?: RecvBatchOptions): RecvResult[] | null {
+  checkMaxLen(maxLen);
+  const n = opts?.maxMessages ?? DEFAULT_BATCH;
+  const maxFds = opts?.maxFds ?? C.MAX_FDS;
+  // A zero-byte slot is refused by the addon; a 1-byte one takes nothing for maxLen 0 anyway.
+  const slot = Math.max(1, Math.min(maxLen, BATCH_SLOT));
+  if (Number.isInteger(n) && n >= 1 && batchBuf.length < slot * n) batchBuf = Buffer.allocUnsafeSlow(slot * n);
+  const count = binding.recvmmsg(fd, batchBuf, slot, n, Math.max(maxLen, slot), maxFds, batchMeta, batchLong);
+  if (count === null) return null;
+  const out: RecvResult[] = [];
+  const stride = C.MMSG_STRIDE;
+  let hadLong = false;
+  for (let i = 0; i < count; i++) {
+    const m = i * stride;
+    const len = Math.min(batchMeta[m] ?? 0, maxLen);
+    let data: Buffer;
+    if (len > slot) {
+      data = batchLong[i] as Buffer;
+      hadLong = true;
+    } else {
+      data = Buffer.allocUnsafe(len);
+      batchBuf.copy(data, 0, i * slot, i * slot + len);
+    }
+    const nfds = batchMeta[m + 1] ?? 0;
+    const fds: number[] = [];
+    const base = C.MMSG_FDS + i * maxFds;
+    for (let k = 0; k < nfds; k++) fds.push(batchMeta[base + k] ?? -1);
+    out.push({
+      data,
+      fds,
+      creds: batchMeta[m + 2] === 1 ? { pid: batchMeta[m + 3] ?? 0, uid: (batchMeta[m + 4] ?? 0) >>> 0, gid: (batchMeta[m + 5] ?? 0) >>> 0 } : null,
+      truncated: batchMeta[m + 6] === 1 || (batchMeta[m] ?? 0) > maxLen,
+      fdsTruncated: batchMeta[m + 7] === 1,
+    });
+  }
+  if (hadLong) batchLong.length = 0;
+  return out;
 }
 
 /** SO_PASSCRED: every message received carries the sender's pid/uid/gid. */
