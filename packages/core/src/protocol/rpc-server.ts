@@ -111,6 +111,8 @@ class ServerConnection {
   #closing = false;
   #closed = false;
   readonly #calls = new Map<number, AbortController>();
+  /** Reply bytes promised to calls still running (a read's maxLen), counted before the reply exists. */
+  #reservedReplyBytes = 0;
   readonly #streams = new Map<number, ServerStream>();
   #nextStreamId = 1;
   #helloTimer: NodeJS.Timeout | null = null;
@@ -241,8 +243,13 @@ class ServerConnection {
     }
     const ac = new AbortController();
     this.#calls.set(call.id, ac);
+    // A client that sends many big reads and never takes the replies would otherwise make the daemon
+    // hold maxCallsInFlight x maxLen bytes: reserve the reply's size now, so reading pauses in time.
+    const reserved = call.method === 'read' ? call.args.maxLen : 0;
+    this.#reservedReplyBytes += reserved;
     this.#backpressure();
     const running = this.#run(call, ac.signal).finally(() => {
+      this.#reservedReplyBytes -= reserved;
       this.#calls.delete(call.id);
       this.#interrupted.delete(call.id);
       this.running.delete(running);
@@ -364,8 +371,12 @@ class ServerConnection {
     const t = this.#transport;
     if (t === null || this.#closing || this.#closed) return;
     if (this.#suspended) t.pause();
-    else if (this.#calls.size >= this.#opts.maxCallsInFlight || t.pendingSendBytes >= this.#opts.maxPendingSendBytes) t.pause();
-    else t.resume();
+    else if (
+      this.#calls.size >= this.#opts.maxCallsInFlight ||
+      t.pendingSendBytes + this.#reservedReplyBytes >= this.#opts.maxPendingSendBytes
+    ) {
+      t.pause();
+    } else t.resume();
   }
 }
 

@@ -537,3 +537,36 @@ test('streams per connection are bounded; cancelling one makes room', async (t) 
     tmp.cleanup();
   }
 });
+
+test('a client that sends big reads and never takes the replies makes the server stop admitting reads', async (t) => {
+  const tmp = tempDir();
+  const maxLen = 4 * 1024 * 1024;
+  let started = 0;
+  const server = new RpcServer(
+    {
+      read: async (ctx, args) => {
+        started++;
+        const data = Buffer.alloc(args.maxLen);
+        await sleep(100);
+        return { result: { data, position: pos(args.maxLen), gap: 0 } };
+      },
+    },
+    { authorize: () => true, maxClients: 2, serverName: 'reads', maxPendingSendBytes: 16 * 1024 * 1024 },
+  );
+  server.listen(tmp.sock);
+  const s = UnixSocket.connect(tmp.sock, 'stream');
+  try {
+    const frames = [helloFrame()];
+    for (let id = 2; id < 102; id++) {
+      frames.push(encodeFrame({ type: MSG.CALL, id, method: METHOD_IDS.read, flags: 0, args: { path: 'x', position: pos(0), maxLen } }));
+    }
+    await s.send(frames.flat());
+    await sleep(1000);
+    // 16 MiB of promised replies = 4 reads of 4 MiB; without the reservation all 64 allowed calls would run.
+    t.true(started >= 1 && started <= 4, `${started} reads admitted`);
+  } finally {
+    s.close();
+    await server.close();
+    tmp.cleanup();
+  }
+});
