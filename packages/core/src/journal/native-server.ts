@@ -58,6 +58,16 @@ export type ServerProblem =
   | 'memfd-read-failed';
 
 const field = (name: string, value: string): JournalField => ({ name, value: Buffer.from(value) });
+// Fields every entry gets are built once (per sender for the trusted ones) and shared by the
+// entries: field objects and their values are read-only to listeners.
+const TRANSPORT = field('_TRANSPORT', 'journal');
+
+interface TrustedFields {
+  readonly creds: Creds;
+  readonly pid: JournalField;
+  readonly uid: JournalField;
+  readonly gid: JournalField;
+}
 
 /**
  * Events: 'entry' (ReceivedEntry), 'problem' (ServerProblem, creds), 'error' (socket failure).
@@ -69,6 +79,7 @@ export class JournalNativeServer extends EventEmitter {
   readonly #sock: UnixSocket;
   readonly #limits: NativeLimits;
   readonly #maxMemfd: number;
+  #trusted: TrustedFields | null = null;
   #closed = false;
 
   /** Binds a datagram socket at path (replacing a stale socket file there) and starts receiving. */
@@ -196,12 +207,22 @@ export class JournalNativeServer extends EventEmitter {
   #parse(data: Buffer, creds: Creds | null, via: 'datagram' | 'memfd'): void {
     const { entries, problems } = parseNativeMessage(data, this.#limits);
     for (const p of problems) if (p !== 'invalid-field-name') this.#problem(p, creds);
+    // pid 0: sent before SO_PASSCRED was on (the kernel then reports nobody), so nothing trustworthy.
+    const trusted = creds && creds.pid > 0 ? this.#trustedFor(creds) : null;
     for (const fields of entries) {
-      fields.push(field('_TRANSPORT', 'journal'));
-      // pid 0: sent before SO_PASSCRED was on (the kernel then reports nobody), so nothing trustworthy.
-      if (creds && creds.pid > 0) fields.push(field('_PID', String(creds.pid)), field('_UID', String(creds.uid)), field('_GID', String(creds.gid)));
+      fields.push(TRANSPORT);
+      if (trusted !== null) fields.push(trusted.pid, trusted.uid, trusted.gid);
       this.emit('entry', { fields, creds, via } satisfies ReceivedEntry);
     }
+  }
+
+  // Datagrams come in runs from one sender: its trusted fields are kept until another one sends.
+  #trustedFor(creds: Creds): TrustedFields {
+    const t = this.#trusted;
+    if (t !== null && t.creds.pid === creds.pid && t.creds.uid === creds.uid && t.creds.gid === creds.gid) return t;
+    const next = { creds: { ...creds }, pid: field('_PID', String(creds.pid)), uid: field('_UID', String(creds.uid)), gid: field('_GID', String(creds.gid)) };
+    this.#trusted = next;
+    return next;
   }
 }
 

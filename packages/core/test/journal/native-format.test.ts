@@ -8,7 +8,7 @@ import {
   parseNativeMessage,
   type JournalField,
 } from '../../src/journal/index.js';
-import { entry } from './arbitraries.js';
+import { entry, fieldName } from './arbitraries.js';
 import { codeOf, le64, show } from './helpers.js';
 
 const wire = (fields: JournalField[]): Buffer => Buffer.concat(encodeNativeEntry(fields).pieces);
@@ -84,6 +84,91 @@ test('property: garbage mixed into valid payloads never crashes and never invent
   t.pass();
 });
 
+// The parser as journald's code reads, written plainly (no name cache, no fused scans): the fast
+// parser must give the same entries and problems on any input.
+function referenceParse(data: Buffer, countMax: number): { entries: string[][]; problems: string[] } {
+  const entries: string[][] = [];
+  const problems: string[] = [];
+  const valid = (a: number, b: number): boolean => isValidFieldName(data.toString('latin1', a, b)) && b - a > 0;
+  let pos = 0;
+  for (;;) {
+    const fields: string[] = [];
+    let stop = false;
+    let dropped = false;
+    while (pos < data.length) {
+      const e = data.indexOf(0x0a, pos);
+      if (e === -1) {
+        problems.push('trailing-noise');
+        stop = true;
+        break;
+      }
+      if (e === pos) {
+        pos++;
+        break;
+      }
+      if (data[pos] === 0x2e || data[pos] === 0x23) {
+        pos = e + 1;
+        continue;
+      }
+      if (fields.length > countMax) {
+        problems.push('too-many-fields');
+        dropped = true;
+        break;
+      }
+      const q = data.indexOf(0x3d, pos);
+      if (q !== -1 && q < e) {
+        if (valid(pos, q)) fields.push(data.toString('latin1', pos, e));
+        else problems.push('invalid-field-name');
+        pos = e + 1;
+        continue;
+      }
+      if (data.length - e - 1 < 9) {
+        problems.push('truncated-binary');
+        stop = true;
+        break;
+      }
+      const l = Number(data.readBigUInt64LE(e + 1));
+      const v = e + 9;
+      if (l > 1000 || data.length - v < l + 1 || data[v + l] !== 0x0a) {
+        problems.push(l > 1000 ? 'data-too-big' : 'truncated-binary');
+        stop = l <= 1000;
+        dropped = l > 1000;
+        break;
+      }
+      if (valid(pos, e)) fields.push(`${data.toString('latin1', pos, e)}=${data.toString('latin1', v, v + l)}`);
+      else problems.push('invalid-field-name');
+      pos = v + l + 1;
+    }
+    if (dropped || fields.length === 0) break;
+    entries.push(fields);
+    if (stop) break;
+  }
+  return { entries, problems };
+}
+
+// Lines of valid, invalid and colliding names, text and binary, comments and junk.
+const line = fc.oneof(
+  fc.tuple(fc.oneof(fieldName, fc.stringMatching(/^[A-Za-z0-9_.#=-]{0,70}$/)), fc.string({ maxLength: 8 })).map(([n, v]) => Buffer.from(`${n}=${v}\n`, 'latin1')),
+  fc.tuple(fc.oneof(fieldName, fc.stringMatching(/^[A-Za-z0-9_-]{1,70}$/)), fc.uint8Array({ maxLength: 8 }), fc.integer({ min: -2, max: 2 })).map(([n, v, skew]) =>
+    Buffer.concat([Buffer.from(`${n}\n`, 'latin1'), le64(Math.max(0, v.length + skew)), Buffer.from(v), Buffer.from('\n')]),
+  ),
+  fc.constantFrom(Buffer.from('\n'), Buffer.from('#c\n'), Buffer.from('.x\n'), Buffer.from('JUNK')),
+  fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a)),
+);
+
+test('property: same entries and problems as a plain reading of journald\'s rules', (t) => {
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 30 }), fc.integer({ min: 0, max: 6 }), (lines, countMax) => {
+      const data = Buffer.concat(lines);
+      const r = parseNativeMessage(data, { fieldCountMax: countMax, dataSizeMax: 1000 });
+      const got = { entries: r.entries.map((e) => e.map((f) => `${f.name}=${f.value.toString('latin1')}`)), problems: [...r.problems] };
+      t.deepEqual(got, referenceParse(data, countMax));
+      return true;
+    }),
+    { numRuns: 2000 },
+  );
+});
+
 // What journald does with each malformed payload: [what, payload, expected entries (name=value text), problems].
 const CORPUS: [string, Buffer, string[][], string[]][] = [
   ['empty payload', Buffer.alloc(0), [], []],
@@ -102,6 +187,7 @@ const CORPUS: [string, Buffer, string[][], string[]][] = [
   ['binary without closing newline', Buffer.concat([Buffer.from('B=1\nA\n'), le64(2), Buffer.from('xyz')]), [['B=1']], ['truncated-binary']],
   ['binary length field cut short', Buffer.concat([Buffer.from('A\n'), Buffer.from([1, 0, 0])]), [], ['truncated-binary']],
   ['huge binary length', Buffer.concat([Buffer.from('B=1\nA\n'), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.from('x\n')]), [], ['data-too-big']],
+  ['names: 64 characters at most; any other byte before = makes it invalid', Buffer.from(`${'A'.repeat(64)}=1\n${'B'.repeat(65)}=2\nA-B=3\nAb=4\nA B=5\n`), [[`${'A'.repeat(64)}=1`]], ['invalid-field-name', 'invalid-field-name', 'invalid-field-name', 'invalid-field-name']],
   ['binary field with an invalid name is skipped', Buffer.concat([Buffer.from('a\n'), le64(1), Buffer.from('x\nB=1\n')]), [['B=1']], ['invalid-field-name']],
 ];
 

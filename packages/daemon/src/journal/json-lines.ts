@@ -8,14 +8,21 @@ import { formatJsonEntry, isPrintableText, type JournalField } from '@logwarden/
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-// A value JSON.stringify would print unchanged between quotes: printable ASCII without `"` and `\`.
-function plainAscii(v: Buffer): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v[i] as number;
-    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return false;
+// `,"NAME":` per field name, built once: names repeat from entry to entry.
+const memberPrefixes = new Map<string, Buffer>();
+const PREFIX_CACHE_MAX = 4096;
+
+function memberPrefix(name: string): Buffer {
+  let p = memberPrefixes.get(name);
+  if (p === undefined) {
+    p = Buffer.from(`,${JSON.stringify(name)}:`, 'utf8');
+    if (memberPrefixes.size < PREFIX_CACHE_MAX) memberPrefixes.set(name, p);
   }
-  return true;
+  return p;
 }
+
+// Below this many bytes a copy loop costs less than a call into Buffer's native copy.
+const SMALL_COPY = 64;
 
 function hasRepeatedName(fields: readonly JournalField[]): boolean {
   for (let i = 1; i < fields.length; i++) {
@@ -54,35 +61,38 @@ export class JsonLinesBuffer {
   }
 
   /**
-   * Appends `{<head>,<fields>}\n`: `head` is JSON members already formatted (`"A":"1","B":"2"`).
+   * Appends `{<head>,<fields>}\n`: `head` is JSON members already formatted (`"A":"1","B":"2"`),
+   * as a string or as bytes.
    * With `all` false, values of 4096 bytes or more are null, as journalctl prints them. Returns the
    * line's length in bytes.
    */
-  append(head: string, fields: readonly JournalField[], all = true): number {
+  append(head: string | Uint8Array, fields: readonly JournalField[], all = true): number {
     const start = this.#len;
     if (!all || fields.length > 64 || hasRepeatedName(fields)) {
       // Repeated names become arrays, nulls need the threshold: the general formatter does both.
       const body = formatJsonEntry(fields, { all });
-      this.#text(`{${head}${body.length > 2 ? ',' : ''}${body.slice(1)}\n`);
+      const headText = typeof head === 'string' ? head : Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('utf8');
+      this.#text(`{${headText}${body.length > 2 ? ',' : ''}${body.slice(1)}\n`);
       return this.#len - start;
     }
-    this.#ascii(`{${head}`);
+    this.#room(1);
+    this.#buf[this.#len++] = 0x7b;
+    if (typeof head === 'string') this.#text(head);
+    else this.#bytes(head);
     for (const f of fields) {
       const v = f.value;
-      this.#ascii(`,"${f.name}":`);
-      if (plainAscii(v)) {
-        this.#room(v.length + 2);
-        this.#buf[this.#len++] = QUOTE;
-        v.copy(this.#buf, this.#len);
-        this.#len += v.length;
-        this.#buf[this.#len++] = QUOTE;
+      this.#bytes(memberPrefix(f.name));
+      if (this.#quotedAscii(v)) {
+        continue;
       } else if (isPrintableText(v, true)) {
         this.#text(JSON.stringify(v.toString('utf8')));
       } else {
         this.#ascii(`[${v.join(',')}]`);
       }
     }
-    this.#ascii('}\n');
+    this.#room(2);
+    this.#buf[this.#len++] = 0x7d;
+    this.#buf[this.#len++] = 0x0a;
     return this.#len - start;
   }
 
@@ -96,6 +106,36 @@ export class JsonLinesBuffer {
     const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + n));
     this.#buf.copy(next, 0, 0, this.#len);
     this.#buf = next;
+  }
+
+  // Copies `"v"` when JSON.stringify would print v unchanged between quotes (printable ASCII
+  // without `"` and `\`), checking and copying in one pass; else writes nothing and says so.
+  #quotedAscii(v: Buffer): boolean {
+    this.#room(v.length + 2);
+    const buf = this.#buf;
+    let o = this.#len;
+    buf[o++] = QUOTE;
+    for (let i = 0; i < v.length; i++) {
+      const c = v[i] as number;
+      if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return false;
+      buf[o++] = c;
+    }
+    buf[o++] = QUOTE;
+    this.#len = o;
+    return true;
+  }
+
+  #bytes(src: Uint8Array): void {
+    const n = src.length;
+    this.#room(n);
+    if (n < SMALL_COPY) {
+      const buf = this.#buf;
+      let o = this.#len;
+      for (let i = 0; i < n; i++) buf[o++] = src[i] as number;
+    } else {
+      this.#buf.set(src, this.#len);
+    }
+    this.#len += n;
   }
 
   #ascii(s: string): void {

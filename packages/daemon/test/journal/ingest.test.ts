@@ -38,9 +38,10 @@ test('native entries land as journalctl JSON lines, one log per identifier, with
   await client.send({ MESSAGE: 'hello alpha', SYSLOG_IDENTIFIER: 'alpha', PRIORITY: '5', BLOB: binary, TAG: ['a', 'b'] });
   await client.send({ MESSAGE: 'multi\nline', SYSLOG_IDENTIFIER: 'beta' });
   await client.send({ MESSAGE: 'no identifier' });
+  await client.send({ MESSAGE: 'still none' });
   await client.send({ MESSAGE: 'escape attempt', SYSLOG_IDENTIFIER: '../../etc/x' });
   const dir = join(s.logRoot, 'journal');
-  await until(() => ingest.stats.entries === 4 && existsSync(join(dir, '_._.._etc_x.json')), 'four entries written');
+  await until(() => ingest.stats.entries === 5 && existsSync(join(dir, '_._.._etc_x.json')), 'five entries written');
   ingest.flush();
   t.deepEqual(readdirSync(dir).filter((f) => !f.startsWith('.')).sort(), ['_._.._etc_x.json', 'alpha.json', 'beta.json', 'unknown.json']);
 
@@ -49,6 +50,10 @@ test('native entries land as journalctl JSON lines, one log per identifier, with
   t.deepEqual(alpha.slice(0, 2).map((f) => f.name), ['__REALTIME_TIMESTAMP', '__MONOTONIC_TIMESTAMP']);
   const realtime = Number(text(alpha, '__REALTIME_TIMESTAMP'));
   t.true(Math.abs(realtime / 1000 - Date.now()) < 600_000, 'realtime is microseconds since the epoch');
+  const monotonic = Number(text(alpha, '__MONOTONIC_TIMESTAMP'));
+  const nowMonotonic = Number(process.hrtime.bigint() / 1000n);
+  t.true(monotonic <= nowMonotonic && nowMonotonic - monotonic < 600_000_000, 'monotonic is CLOCK_MONOTONIC in microseconds');
+  t.is(text(alpha, '_BOOT_ID'), readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim().replaceAll('-', ''));
   t.is(text(alpha, 'MESSAGE'), 'hello alpha');
   t.is(text(alpha, 'PRIORITY'), '5');
   t.true(alpha.find((f) => f.name === 'BLOB')?.value.equals(binary), 'binary value kept byte-exact');
@@ -58,7 +63,8 @@ test('native entries land as journalctl JSON lines, one log per identifier, with
   t.is(text(alpha, '_UID'), String(process.getuid?.()));
   t.is(text(alpha, '_GID'), String(process.getgid?.()));
   t.is(text(readJsonChain(dir, 'beta.json')[0] ?? [], 'MESSAGE'), 'multi\nline');
-  t.is(text(readJsonChain(dir, 'unknown.json')[0] ?? [], 'MESSAGE'), 'no identifier');
+  t.deepEqual(readJsonChain(dir, 'unknown.json').map((e) => text(e, 'MESSAGE')), ['no identifier', 'still none']);
+  t.is(text(readJsonChain(dir, '_._.._etc_x.json')[0] ?? [], 'MESSAGE'), 'escape attempt');
 });
 
 test('stdout streams: each line an entry with the header priority; a last line without newline is flagged eof', async (t) => {

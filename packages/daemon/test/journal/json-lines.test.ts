@@ -39,6 +39,9 @@ test('byte-identical to formatJsonEntry (all: true), behind a head of timestamp 
     expected += line;
   }
   t.true(buf.view().equals(Buffer.from(expected)));
+  const bytes = new JsonLinesBuffer(16);
+  for (const e of entries) bytes.append(Buffer.from(head), e);
+  t.true(bytes.view().equals(Buffer.from(expected)), 'a head given as bytes writes the same');
   for (const line of buf.view().toString('utf8').split('\n').slice(0, -1)) t.notThrows(() => parseJsonEntry(line));
 });
 
