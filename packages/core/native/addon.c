@@ -496,6 +496,25 @@ static napi_value js_execve(napi_env env, napi_callback_info info) {
   return r < 0 ? throw_sys(env, r, "execve") : NULL;
 }
 
+/* ---------- files ---------- */
+
+/* renameat2(from, to, flags) -> void */
+static napi_value js_renameat2(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int flags;
+  get_args(env, info, 3, argv);
+  if (!get_int(env, argv[2], "flags", 0, RENAME_NOREPLACE | RENAME_EXCHANGE, &flags)) return NULL;
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return throw_value(env, "flags: NOREPLACE and EXCHANGE exclude each other");
+  char *from = get_cstring(env, argv[0], "from", 0, NULL);
+  if (from == NULL) return NULL;
+  char *to = get_cstring(env, argv[1], "to", 0, NULL);
+  int r = to == NULL ? 0 : lw_renameat2(from, to, (unsigned)flags);
+  free(from);
+  if (to == NULL) return NULL;
+  free(to);
+  return r < 0 ? throw_sys(env, r, "renameat2") : undefined(env);
+}
+
 /* ---------- sockets ---------- */
 
 static int get_socktype(napi_env env, napi_value v, int *type) {
@@ -1011,6 +1030,7 @@ NAPI_MODULE_INIT() {
       {"pidfdOpen", js_pidfd_open},
       {"pidfdGetfd", js_pidfd_getfd},
       {"execve", js_execve},
+      {"renameat2", js_renameat2},
       {"socket", js_socket},
       {"socketpair", js_socketpair},
       {"bind", js_bind},
@@ -1061,6 +1081,8 @@ NAPI_MODULE_INIT() {
   set_const(env, c, "MAX_FDS", LW_MAX_FDS);
   set_const(env, c, "RECV_META_LENGTH", META_LEN);
   set_const(env, c, "IOV_MAX", IOV_MAX);
+  set_const(env, c, "RENAME_NOREPLACE", RENAME_NOREPLACE);
+  set_const(env, c, "RENAME_EXCHANGE", RENAME_EXCHANGE);
   set_const(env, c, "MMSG_MAX", LW_MAX_MMSG);
   set_const(env, c, "MMSG_STRIDE", MMSG_STRIDE);
   set_const(env, c, "MMSG_FDS", MMSG_FDS);

@@ -143,6 +143,11 @@ int lw_execve(const char *path, char *const argv[], char *const envp[]) {
   return -err;
 }
 
+int lw_renameat2(const char *from, const char *to, unsigned flags) {
+  long r = syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, flags);
+  return r < 0 ? -errno : 0;
+}
+
 int lw_socket(int type, int cloexec, int nonblock) {
   int flags = (cloexec ? SOCK_CLOEXEC : 0) | (nonblock ? SOCK_NONBLOCK : 0);
   int r = socket(AF_UNIX, type | flags, 0);

@@ -56,6 +56,9 @@ int lw_pidfd_open(int pid);
 int lw_pidfd_getfd(int pidfd, int target_fd);
 int lw_execve(const char *path, char *const argv[], char *const envp[]);
 
+/* renameat2(AT_FDCWD, from, AT_FDCWD, to, flags): RENAME_NOREPLACE / RENAME_EXCHANGE. */
+int lw_renameat2(const char *from, const char *to, unsigned flags);
+
 int lw_socket(int type, int cloexec, int nonblock);
 int lw_socketpair(int type, int cloexec, int nonblock, int fds[2]);
 /* path/len: raw sun_path bytes; a leading NUL byte selects the abstract namespace. */

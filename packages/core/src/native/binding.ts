@@ -43,6 +43,8 @@ export interface RawConstants {
   /** Length of the Int32Array recvmsg fills: nfds, hasCred, pid, uid, gid, trunc, ctrunc, fds... */
   RECV_META_LENGTH: number;
   IOV_MAX: number;
+  RENAME_NOREPLACE: number;
+  RENAME_EXCHANGE: number;
   /** Most messages one recvmmsg call takes. */
   MMSG_MAX: number;
   /** recvmmsg meta: values per message (length, nfds, hasCred, pid, uid, gid, trunc, ctrunc)... */
@@ -77,6 +79,7 @@ export interface RawBinding {
   pidfdOpen: (pid: number) => number;
   pidfdGetfd: (pidfd: number, targetFd: number) => number;
   execve: (path: string, argv: string[], env: string[]) => never;
+  renameat2: (from: string, to: string, flags: number) => void;
   socket: (type: number, cloexec: boolean, nonblock: boolean) => number;
   socketpair: (type: number, cloexec: boolean, nonblock: boolean) => [number, number];
   bind: (fd: number, path: string) => void;

@@ -124,6 +124,18 @@ export const pidfdGetfd: (pidfd: number, targetFd: number) => number = binding.p
 /** Replaces the process image; only returns by throwing (the process then goes on unchanged). */
 export const execve: (path: string, argv: string[], env: string[]) => never = binding.execve;
 
+// ---- files ----
+
+/** renameat2 flags: fail with EEXIST instead of replacing; swap two existing names atomically. */
+export const RENAME = { NOREPLACE: C.RENAME_NOREPLACE, EXCHANGE: C.RENAME_EXCHANGE } as const;
+
+/**
+ * rename(2) with flags (renameat2, paths relative to the working directory). EXCHANGE swaps two
+ * existing files in one step, so a file can be replaced by a new version without a rename that
+ * replaces (and frees) a file. File systems without support fail with EINVAL.
+ */
+export const renameat2: (from: string, to: string, flags: number) => void = binding.renameat2;
+
 // ---- sockets (AF_UNIX) ----
 
 function sockType(type: SocketType): number {

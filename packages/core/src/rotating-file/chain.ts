@@ -13,6 +13,7 @@
 // now, and anything before the oldest file is a gap of exactly known size.
 import fs from 'node:fs';
 import path from 'node:path';
+import { RENAME, renameat2 } from '../native/index.js';
 import { invalidArgument } from './errors.js';
 
 export const DEFAULT_MAX_BACKUPS = 3;
@@ -76,7 +77,7 @@ function statFile(p: string): fs.BigIntStats | undefined {
   return fs.statSync(p, { bigint: true, throwIfNoEntry: false });
 }
 
-function unlinkIfExists(p: string): void {
+export function unlinkIfExists(p: string): void {
   try {
     fs.unlinkSync(p);
   } catch (err) {
@@ -95,7 +96,10 @@ export function listChain(layout: ChainLayout): ChainFile[] {
   return files;
 }
 
-/** The index as inode -> stream start. Later lines win (inode numbers get reused); torn lines are skipped. */
+/**
+ * The index as inode -> stream start. Later lines win (inode numbers get reused); a torn line is
+ * skipped, and so is a last line without its newline (a torn append may have cut its number short).
+ */
 export function readIndex(layout: ChainLayout): Map<bigint, number> {
   const records = new Map<bigint, number>();
   let text: string;
@@ -105,7 +109,9 @@ export function readIndex(layout: ChainLayout): Map<bigint, number> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return records;
     throw err;
   }
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  lines.pop();
+  for (const line of lines) {
     const m = /^(\d+) (-?\d+)$/.exec(line);
     if (m === null) continue;
     records.set(BigInt(m[1] as string), Number(m[2]));
@@ -157,10 +163,12 @@ function extraSlotsEnd(layout: ChainLayout): number {
 
 /**
  * Brings the chain to a consistent state before a writer uses it; returns the stream start of the
- * base. Rotation renames oldest-first and the base last (see writer.ts), so a kill can leave: a hole
- * among the backups (closed up here, order kept), a missing base (the prepared `.new` is renamed in,
- * or an empty base created), a stray `.new` beside a base (removed: nothing was written to it), a
- * stray index temp file. Hard-linked duplicates, which rename never makes but other tools may, keep
+ * base. Rotation unlinks the file it drops, then renames oldest-first and the base last (see
+ * writer.ts), so a kill can leave: a chain one backup short (the oldest already unlinked: nothing
+ * to repair), a hole among the backups (closed up here, order kept), a missing base (the prepared
+ * `.new` is renamed in, or an empty base created), a stray `.new` beside a base (removed: nothing
+ * was written to it), a stray index temp file (a torn rewrite, or the old index just exchanged out:
+ * removed either way, the index in place is whole). Hard-linked duplicates, which rename never makes but other tools may, keep
  * their newest name only. Backups beyond maxBackups (a shrunk config) are removed oldest first.
  */
 export function recoverChain(layout: ChainLayout, mode: number, truncate: boolean, maxSize: number): number {
@@ -257,6 +265,26 @@ export function chainStarts(
 }
 
 /**
+ * Puts the freshly written index temp file in the index's place without a rename that replaces a
+ * file: ext4 (auto_da_alloc) writes a file renamed over another back at once, ~0.15 ms here
+ * against ~0.05 ms for an exchange. RENAME_EXCHANGE swaps the two names in one step (the index
+ * exists at every instant, for readers and for recovery, which removes whatever the temp name
+ * holds), then the old version goes. Without an index yet, or on a file system that cannot
+ * exchange, a plain rename does it.
+ */
+function installIndex(layout: ChainLayout): void {
+  try {
+    renameat2(layout.indexTmp, layout.index, RENAME.EXCHANGE);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code !== 'ENOENT' && code !== 'EINVAL' && code !== 'ENOSYS') throw err;
+    fs.renameSync(layout.indexTmp, layout.index);
+    return;
+  }
+  unlinkIfExists(layout.indexTmp);
+}
+
+/**
  * Rewrites the index from the live chain; returns the base's stream start. Without any known
  * anchor (a new chain, or the index was lost) the oldest file starts at `fallbackStart`.
  * The index only keeps positions exact, so failing to store it (a full disk) is not an error:
@@ -271,7 +299,7 @@ export function rewriteIndex(layout: ChainLayout, mode: number, fallbackStart = 
   });
   try {
     fs.writeFileSync(layout.indexTmp, text, { mode });
-    fs.renameSync(layout.indexTmp, layout.index);
+    installIndex(layout);
   } catch {
     try {
       fs.unlinkSync(layout.indexTmp);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import {
+  RENAME,
   SEAL,
   SysError,
   addSeals,
@@ -17,6 +18,7 @@ import {
   memfdCreate,
   pipe,
   read,
+  renameat2,
   setCloexec,
   setNonblock,
   setPipeSize,
@@ -239,4 +241,31 @@ test('memfd is CLOEXEC, sized by writes, and its seals are enforced', (t) => {
     addSeals(fd, SEAL.FUTURE_WRITE);
   }, { code: 'EPERM' });
   t.is(fs.readFileSync(`/proc/self/fd/${fd}`, 'latin1'), 'AB23456789');
+});
+
+test('renameat2: EXCHANGE swaps two files, NOREPLACE refuses to replace, errors are coded', (t) => {
+  const dir = tempDir(t);
+  const a = path.join(dir, 'a');
+  const b = path.join(dir, 'b');
+  fs.writeFileSync(a, 'first');
+  fs.writeFileSync(b, 'second');
+  renameat2(a, b, RENAME.EXCHANGE);
+  t.deepEqual([fs.readFileSync(a, 'latin1'), fs.readFileSync(b, 'latin1')], ['second', 'first']);
+  t.throws(() => {
+    renameat2(a, b, RENAME.NOREPLACE);
+  }, { code: 'EEXIST' });
+  t.is(fs.readFileSync(b, 'latin1'), 'first');
+  renameat2(a, path.join(dir, 'c'), RENAME.NOREPLACE);
+  t.false(fs.existsSync(a));
+  t.throws(() => {
+    renameat2(a, b, RENAME.EXCHANGE);
+  }, { code: 'ENOENT' });
+  renameat2(b, a, 0);
+  t.is(fs.readFileSync(a, 'latin1'), 'first');
+  t.throws(() => {
+    renameat2(a, b, RENAME.EXCHANGE | RENAME.NOREPLACE);
+  }, { code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => {
+    renameat2(a, b, 1 << 8);
+  }, { code: 'ERR_OUT_OF_RANGE' });
 });

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { chainLayout, readIndex } from '../../src/rotating-file/chain.js';
 import { RotatingFileReader, RotatingFileWriter, START } from '../../src/rotating-file/index.js';
 import type { Position } from '../../src/rotating-file/index.js';
 import { chainContent, inodeOf, listDir, tempDir } from './helpers.js';
@@ -44,6 +45,10 @@ function rotationSteps(b: Built, maxBackups: number, first: 0 | 1): (() => void)
       const start = 40;
       fs.appendFileSync(path.join(b.dir, '.log.chain'), `${inodeOf(newBase)} ${start}\n`);
     },
+    // The file the rotation drops goes first, so that no rename replaces a file.
+    () => {
+      fs.unlinkSync(maxBackups > 0 ? slot(maxBackups - 1) : b.base);
+    },
   ];
   for (let i = maxBackups - 1; i > 0; i--) {
     steps.push(() => {
@@ -67,7 +72,7 @@ for (const [maxBackups, first] of [
   [1, 0],
   [0, 0],
 ] as const) {
-  const steps = maxBackups === 0 ? 2 : maxBackups + 2;
+  const steps = maxBackups === 0 ? 3 : maxBackups + 3;
   for (let k = 0; k <= steps; k++) {
     test(`killed after ${k} of ${steps} rotation steps (maxBackups ${maxBackups}, first backup .${first}): reopen recovers`, (t) => {
       const dir = tempDir(t);
@@ -84,7 +89,7 @@ for (const [maxBackups, first] of [
       const present = names.slice(2).map((n) => afterOpen.includes(n));
       t.deepEqual(present, [...present].sort((x, y) => Number(y) - Number(x)));
 
-      // The first rename drops the oldest file: the rotation's intended loss, and the only one.
+      // The first unlink drops the oldest file: the rotation's intended loss, and the only one.
       const kept = 'abcd'.slice(4 - Math.min(4, k >= 2 ? maxBackups : maxBackups + 1));
       t.is(chainContent(b.base, maxBackups, first).toString('latin1'), spread10(kept));
 
@@ -132,6 +137,31 @@ test('a hard-linked duplicate keeps only its newest name', (t) => {
   w.close();
   t.deepEqual(listDir(dir), ['.log.chain', 'log', 'log.0']);
   t.is(chainContent(base, 3).toString('latin1'), 'old\nnew\n');
+});
+
+test('killed between exchanging the index with its rewrite and removing the old one: the old one is removed', (t) => {
+  const dir = tempDir(t);
+  const b = buildChain(dir, 3, 0);
+  const index = path.join(dir, '.log.chain');
+  // What the temp name holds right after the exchange: the previous index, here made misleading.
+  fs.writeFileSync(path.join(dir, '.log.chain.tmp'), `${inodeOf(b.base)} 999\n${inodeOf(`${b.base}.2`)} 500\n`);
+  const w = RotatingFileWriter.open(b.base, { maxSize: 10, maxBackups: 3 });
+  t.deepEqual(w.position, { inode: inodeOf(b.base), offset: 40 });
+  w.close();
+  t.false(fs.existsSync(path.join(dir, '.log.chain.tmp')));
+  t.is(fs.readFileSync(index, 'latin1').trim().split('\n').length, 4, 'one record per live file');
+  const r = new RotatingFileReader(b.base, { maxBackups: 3 });
+  t.deepEqual(r.read(b.firsts[1] as Position, 100).data.toString('latin1'), spread10('bcd'));
+});
+
+test('a torn last index line (no newline) is not read: its number may be cut short', (t) => {
+  const dir = tempDir(t);
+  const layout = chainLayout(path.join(dir, 'log'));
+  fs.writeFileSync(layout.index, '11 100\n12 200\n11 1');
+  t.deepEqual([...readIndex(layout)], [
+    [11n, 100],
+    [12n, 200],
+  ]);
 });
 
 test('a stray index temp file is removed and the index rebuilt from the files', (t) => {
