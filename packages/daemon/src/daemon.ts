@@ -18,6 +18,11 @@ export interface DaemonOptions {
   version: string;
   /** An already listening RPC socket (socket activation); otherwise config.socketPath is bound. */
   listenFd?: number;
+  /**
+   * Logs taken back before the configuration was read (upgrade/resume.ts, after a re-exec), on the
+   * same log root as config.logRoot; otherwise the daemon makes its own handler.
+   */
+  handler?: LogHandler;
 }
 
 export class Daemon {
@@ -44,8 +49,9 @@ export class Daemon {
     this.#config = config;
     this.#flags = opts.flags;
     this.logger = opts.logger;
-    const root = new LogRoot(config.logRoot);
-    this.handler = new LogHandler({ root, logger: opts.logger, settings: () => this.#logSettings() });
+    const settings = (): LogSettings => this.#logSettings();
+    this.handler = opts.handler ?? new LogHandler({ root: new LogRoot(config.logRoot), logger: opts.logger, settings });
+    this.handler.useSettings(settings);
     this.journal = new DaemonJournal({ handler: this.handler, logger: opts.logger, config: () => this.#config });
     this.server = new RpcServer(createHandlers(this), {
       // Read at every connection, so a reload of allowed_uids applies to the next client.

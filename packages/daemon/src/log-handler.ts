@@ -4,7 +4,8 @@
 // so a kill at any instant loses nothing the guest wrote that the pipe still holds.
 import { closeSync, readdirSync, unlinkSync } from 'node:fs';
 import { close, FdPoller, getPipeSize, pipe, setNonblock, type FdEvent } from '@logwarden/core/native';
-import { LwError, type Domain, type LogInfo, type WirePosition } from '@logwarden/core/protocol';
+import { LwError } from '@logwarden/core/errors';
+import type { Domain, LogInfo, WirePosition } from '@logwarden/core/protocol';
 import {
   PipeScratch,
   RotatingFileError,
@@ -99,7 +100,7 @@ export function fromWire(p: WirePosition): Position {
 export class LogHandler {
   readonly #root: LogRoot;
   readonly #logger: Logger;
-  readonly #settings: () => LogSettings;
+  #settings: () => LogSettings;
   readonly #scratch: PipeScratch;
   readonly #entries = new Map<string, Entry>();
   readonly #waiters = new Map<string, Set<() => void>>();
@@ -110,6 +111,7 @@ export class LogHandler {
   #quietTimer: NodeJS.Timeout | null = null;
   readonly #lastWake = new WeakMap<Live, number>();
   readonly #capacity = new WeakMap<Live, number>();
+  #taken = 0;
   observer: LogObserver | null = null;
 
   /** `settings` is read at each open, so a reload applies to logs opened after it. */
@@ -122,6 +124,19 @@ export class LogHandler {
 
   get root(): LogRoot {
     return this.#root;
+  }
+
+  /** Replaces where settings for new logs come from (a handler built before the configuration was read). */
+  useSettings(settings: () => LogSettings): void {
+    this.#settings = settings;
+  }
+
+  /**
+   * Bytes taken in since start, all logs together (pipes and appends): the fd store compares it
+   * between two record rewrites, which costs the hot path one addition.
+   */
+  get bytesTaken(): number {
+    return this.#taken;
   }
 
   /** Logs currently holding a pipe. */
@@ -247,6 +262,7 @@ export class LogHandler {
       entry.position = position = stats.position;
     }
     entry.bytesIn += req.data.length;
+    this.#taken += req.data.length;
     this.#notify(rel);
     if (n < req.data.length) throw ioError(rel, 'write', null, { written: n });
     return toWire(position);
@@ -323,7 +339,11 @@ export class LogHandler {
     return out;
   }
 
-  /** Takes logs back from exportState() (here or in the next process); open ones resume reading their pipe. */
+  /**
+   * Takes logs back from exportState() (here or in the next process); open ones resume reading
+   * their pipe at once: each is drained once before this returns, so a guest blocked on a full pipe
+   * while the previous process exec'd goes on writing before anything else is loaded.
+   */
   adoptState(logs: readonly LogState[]): void {
     this.#assertRunning();
     for (const s of logs) {
@@ -348,6 +368,7 @@ export class LogHandler {
       entry.position = writer.position;
       this.#open++;
       poller.start({ readable: true });
+      this.#drain(entry, DRAIN_BUDGET, false);
     }
   }
 
@@ -509,6 +530,7 @@ export class LogHandler {
       eof = true;
     }
     entry.bytesIn += moved;
+    this.#taken += moved;
     if (eof) {
       this.#logger.debug('all writers gone, log closed', { path: entry.rel });
       this.#close(entry);

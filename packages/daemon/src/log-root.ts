@@ -7,7 +7,7 @@
 // /proc/self/fd/N/NAME with O_NOFOLLOW|O_DIRECTORY: that resolves NAME inside the directory
 // the fd already holds, so swapping a component for a symlink mid-walk cannot redirect it.
 import { closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync } from 'node:fs';
-import { LwError, type ErrorCode } from '@logwarden/core/protocol';
+import { LwError, type ErrorCode } from '@logwarden/core/errors';
 
 type PathErrorCode = Extract<ErrorCode, `LW_ERR_PATH_${string}`>;
 

@@ -24,17 +24,52 @@ export interface LoggerOptions {
   write?: (line: string) => void;
 }
 
+/** Where a logger's lines go: what `daemonLogOutput()` (journal/log-output.ts) provides. */
+export interface LoggerOutput {
+  style: 'plain' | 'syslog';
+  write: (line: string) => void;
+}
+
+type Held = [LogLevel, string, LogFields | undefined, Date];
+
+// A held logger keeps at most this many messages (a re-exec's first steps log a handful).
+const MAX_HELD = 1000;
+
 export class Logger {
   #rank: number;
   #level: LogLevel;
-  readonly #style: 'plain' | 'syslog';
-  readonly #write: (line: string) => void;
+  #style: 'plain' | 'syslog';
+  #write: (line: string) => void;
+  /** Messages waiting for setOutput() (see held()); null once lines go out. */
+  #held: Held[] | null = null;
 
   constructor(opts: LoggerOptions = {}) {
     this.#level = opts.level ?? 'info';
     this.#rank = RANK[this.#level];
     this.#style = opts.style ?? 'plain';
     this.#write = opts.write ?? ((line) => process.stderr.write(line));
+  }
+
+  /**
+   * A logger that keeps its messages (all levels, with their time) until setOutput(): the first
+   * steps after a re-exec log before the output and the level are known, which costs loading the
+   * journal client and the configuration.
+   */
+  static held(): Logger {
+    const logger = new Logger({ level: 'debug' });
+    logger.#held = [];
+    return logger;
+  }
+
+  /** Sends lines to `out` from now on; a held logger first writes what it kept, filtered by the current level. */
+  setOutput(out: LoggerOutput): void {
+    this.#style = out.style;
+    this.#write = out.write;
+    const held = this.#held;
+    this.#held = null;
+    for (const [level, msg, fields, at] of held ?? []) {
+      if (RANK[level] <= this.#rank) this.#emit(level, msg, fields, at);
+    }
   }
 
   get level(): LogLevel {
@@ -69,7 +104,15 @@ export class Logger {
   #log(level: LogLevel, msg: string, fields: LogFields | undefined): void {
     // Checked first so a disabled debug line costs one comparison.
     if (RANK[level] > this.#rank) return;
-    const head = this.#style === 'syslog' ? `<${SYSLOG[level]}>` : `${new Date().toISOString()} ${level.toUpperCase()} `;
+    if (this.#held !== null) {
+      if (this.#held.length < MAX_HELD) this.#held.push([level, msg, fields, new Date()]);
+      return;
+    }
+    this.#emit(level, msg, fields, new Date());
+  }
+
+  #emit(level: LogLevel, msg: string, fields: LogFields | undefined, at: Date): void {
+    const head = this.#style === 'syslog' ? `<${SYSLOG[level]}>` : `${at.toISOString()} ${level.toUpperCase()} `;
     this.#write(`${head}${oneLine(msg)}${fields === undefined ? '' : formatFields(fields)}\n`);
   }
 }

@@ -7,7 +7,7 @@ import { readSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 
 import { addSeals, close, fstat, getSeals, memfdCreate, SEAL } from '@logwarden/core/native';
-import { LwError } from '@logwarden/core/protocol';
+import { LwError } from '@logwarden/core/errors';
 
 import type { Notifier } from './notifier.js';
 

@@ -1,21 +1,30 @@
 // Keeps systemd's fd store in step with the open logs, so a crash loses no pipe: each pipe's read end
 // is stored under `log.<path>` (FDPOLL=0: a hung-up pipe may still hold bytes) while its log is
-// open, and a `state` record says which log each name is and with which settings and counters.
+// open, and a `state` record says which log each name is and with which settings, counters and
+// journal mirror positions. The record is rewritten after opens and closes, and at most once per
+// RECORD_PERIOD_MS while counters move (never per write): after a crash, counters and mirrors resume
+// from at most that long ago.
 import { close, dup } from '@logwarden/core/native';
 import type { LogObserver, LogState } from '../log-handler.js';
 import type { Logger } from '../logger.js';
 import { encodeFdName, storeStateRecord, type Notifier } from '../systemd/index.js';
-import { encodeState, STATE_VERSION, type DaemonState } from './state.js';
+import { encodeState, STATE_VERSION, type CarriedMirror, type DaemonState } from './state.js';
 
 export const LOG_FD_KIND = 'log';
 export const STATE_FD_NAME = 'state';
 // Coalesces the record rewrites of a burst of opens/closes into one.
 const RECORD_DELAY_MS = 20;
+// A record is two small datagrams to systemd and a memfd: once a second is nothing next to a flood.
+export const RECORD_PERIOD_MS = 1000;
 
 export interface StoreSource {
   startedAt: number;
   upgrades: number;
+  logRoot: string;
   logs(): LogState[];
+  mirrors(): CarriedMirror[];
+  /** Any number that changes whenever a counter or mirror position does (read once per period). */
+  progress(): number;
 }
 
 export class FdStoreSync implements LogObserver {
@@ -23,6 +32,11 @@ export class FdStoreSync implements LogObserver {
   readonly #logger: Logger;
   readonly #source: StoreSource;
   #timer: NodeJS.Timeout | null = null;
+  #period: NodeJS.Timeout | null = null;
+  /** progress() when the last record was built. */
+  #recorded = Number.NaN;
+  /** The record being written (two messages with an await between them). */
+  #writing: Promise<void> | null = null;
 
   constructor(notifier: Notifier, logger: Logger, source: StoreSource) {
     this.#notifier = notifier;
@@ -56,23 +70,55 @@ export class FdStoreSync implements LogObserver {
     if (this.#timer !== null) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      this.#write(this.#source.logs()).catch(() => undefined);
+      this.#write(this.#source.logs(), this.#source.mirrors()).catch(() => undefined);
     }, RECORD_DELAY_MS);
     this.#timer.unref();
   }
 
   /**
-   * Writes the record for `logs` now and waits until systemd has processed it and every earlier
-   * message (before exiting or re-executing).
+   * Stops rewriting (until watch() again) and waits for a record being written: before a re-exec,
+   * so that the store never loses its record half-way through a replacement.
    */
-  async flush(logs: LogState[]): Promise<void> {
+  async pause(): Promise<void> {
+    this.#stopTimers();
+    await this.#writing?.catch(() => undefined);
+  }
+
+  #stopTimers(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#write(logs);
+    if (this.#period !== null) clearInterval(this.#period);
+    this.#timer = this.#period = null;
+  }
+
+  /** Rewrites the record every RECORD_PERIOD_MS in which progress() changed, until flush(). */
+  watch(): void {
+    this.#period ??= setInterval(() => {
+      if (this.#source.progress() !== this.#recorded) this.schedule();
+    }, RECORD_PERIOD_MS).unref();
+  }
+
+  /**
+   * Writes the record for `logs` and `mirrors` now and waits until systemd has processed it and
+   * every earlier message (before exiting). Stops watch().
+   */
+  async flush(logs: LogState[], mirrors: CarriedMirror[]): Promise<void> {
+    await this.pause();
+    await this.#write(logs, mirrors);
     await this.#notifier.barrier();
   }
 
-  async #write(logs: LogState[]): Promise<void> {
+  #write(logs: LogState[], mirrors: CarriedMirror[]): Promise<void> {
+    const previous = this.#writing ?? Promise.resolve();
+    // One replacement at a time: each is a remove and a store that must not interleave with another's.
+    const writing = previous.catch(() => undefined).then(() => this.#replace(logs, mirrors));
+    this.#writing = writing;
+    return writing.finally(() => {
+      if (this.#writing === writing) this.#writing = null;
+    });
+  }
+
+  async #replace(logs: LogState[], mirrors: CarriedMirror[]): Promise<void> {
+    this.#recorded = this.#source.progress();
     const state: DaemonState = {
       version: STATE_VERSION,
       startedAt: this.#source.startedAt,
@@ -81,6 +127,9 @@ export class FdStoreSync implements LogObserver {
       connections: [],
       // fd numbers mean nothing to the next process: systemd hands the pipes back by name.
       logs: logs.map((l) => ({ ...l, readFd: null })),
+      logRoot: this.#source.logRoot,
+      mirrors,
+      pausedAt: null,
     };
     try {
       await storeStateRecord(this.#notifier, STATE_FD_NAME, encodeState(state));

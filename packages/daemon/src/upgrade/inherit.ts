@@ -1,14 +1,15 @@
 // Start-up after a re-exec or a crash: what the previous process left, found either in the memfd named
-// by LOGWARDEN_UPGRADE_STATE (re-exec: fd numbers are ours already) or in what systemd handed back
-// (crash/restart: the listener `rpc`, the `state` record and one `log.*` fd per open log).
+// by LOGWARDEN_UPGRADE_STATE (re-exec: fd numbers are ours already; read first thing by resume.ts)
+// or in what systemd handed back (crash/restart: the listener `rpc`, the `state` record and one
+// `log.*` fd per open log).
 import { close } from '@logwarden/core/native';
-import { LwError } from '@logwarden/core/protocol';
 import type { Daemon } from '../daemon.js';
 import type { LogState } from '../log-handler.js';
 import type { Logger } from '../logger.js';
 import { decodeFdName, fdIdHash, readStateRecord, type ListenFd } from '../systemd/index.js';
 import { LOG_FD_KIND, STATE_FD_NAME } from './fd-store.js';
-import { decodeState, UPGRADE_STATE_ENV, type CarriedConnection } from './state.js';
+import { preciseNow, type Resumed } from './resume.js';
+import { decodeState, type CarriedConnection, type CarriedMirror } from './state.js';
 
 export interface Inherited {
   /** Where it came from: an in-place re-exec, systemd's fd store, or nothing (a fresh start). */
@@ -18,9 +19,12 @@ export interface Inherited {
   upgrades: number;
   connections: CarriedConnection[];
   logs: LogState[];
+  /** True when resume.ts has already taken the logs back (restoreInherited leaves them alone). */
+  adopted: boolean;
+  mirrors: CarriedMirror[];
+  /** How long the pipes went unread across a re-exec (ms), once they are read again; null otherwise. */
+  pausedMs: number | null;
 }
-
-type Env = Record<string, string | undefined>;
 
 function closeQuietly(fd: number): void {
   try {
@@ -31,29 +35,12 @@ function closeQuietly(fd: number): void {
 }
 
 /**
- * Reads (and removes from the environment) what the previous process left. `fds` from listenFds();
- * `defaults` are the settings for a stored pipe the state record does not describe.
+ * What the previous process left: the re-exec state resume.ts read, else what systemd handed back.
+ * `fds` from listenFds(); `defaults` are the settings for a stored pipe the state record does not describe.
  */
-export function takeInherited(fds: readonly ListenFd[], logger: Logger, defaults: LogState['settings'], env: Env = process.env): Inherited {
-  const stateText = env.LOGWARDEN_UPGRADE_STATE;
-  // Never handed to a child, nor to the image after the next re-exec (which sets its own).
-  delete env.LOGWARDEN_UPGRADE_STATE;
-  if (stateText !== undefined) return fromExec(stateText);
-  return fromFdStore(fds, logger, defaults);
-}
-
-function fromExec(stateText: string): Inherited {
-  if (!/^\d{1,9}$/.test(stateText)) {
-    throw new LwError('LW_ERR_SYSTEMD_ENV_INVALID', `${UPGRADE_STATE_ENV}=${stateText} is not an fd number`);
-  }
-  const fd = Number(stateText);
-  let payload: Buffer;
-  try {
-    payload = readStateRecord(fd);
-  } finally {
-    closeQuietly(fd);
-  }
-  const state = decodeState(payload);
+export function takeInherited(resumed: Resumed | null, fds: readonly ListenFd[], logger: Logger, defaults: LogState['settings']): Inherited {
+  if (resumed === null) return fromFdStore(fds, logger, defaults);
+  const { state } = resumed;
   return {
     from: 'exec',
     listenFd: state.listenFd,
@@ -61,12 +48,17 @@ function fromExec(stateText: string): Inherited {
     upgrades: state.upgrades + 1,
     connections: state.connections,
     logs: state.logs,
+    adopted: resumed.handler !== null,
+    mirrors: state.mirrors,
+    pausedMs: state.pausedAt === null ? null : (resumed.handler === null ? preciseNow() : resumed.resumedAt) - state.pausedAt,
   };
 }
 
 function fromFdStore(fds: readonly ListenFd[], logger: Logger, defaults: LogState['settings']): Inherited {
   const rpc = fds.find((f) => f.name === 'rpc');
-  const out: Inherited = { from: null, listenFd: rpc?.fd ?? null, startedAt: null, upgrades: 0, connections: [], logs: [] };
+  const out: Inherited = {
+    from: null, listenFd: rpc?.fd ?? null, startedAt: null, upgrades: 0, connections: [], logs: [], adopted: false, mirrors: [], pausedMs: null,
+  };
   const stateFd = fds.find((f) => f.name === STATE_FD_NAME);
   const byRel = new Map<string, LogState>();
   const byHash = new Map<string, LogState>();
@@ -74,6 +66,8 @@ function fromFdStore(fds: readonly ListenFd[], logger: Logger, defaults: LogStat
     try {
       const state = decodeState(readStateRecord(stateFd.fd));
       out.upgrades = state.upgrades;
+      // As of the last record rewrite: lines mirrored since then go to journald a second time.
+      out.mirrors = state.mirrors;
       for (const log of state.logs) {
         byRel.set(log.rel, log);
         byHash.set(fdIdHash(log.rel), log);
@@ -112,18 +106,21 @@ function fromFdStore(fds: readonly ListenFd[], logger: Logger, defaults: LogStat
   return out;
 }
 
-/** Puts the inherited logs and connections into a started daemon. */
+/** Puts the inherited logs, connections and journal mirrors into a started daemon. */
 export function restoreInherited(daemon: Daemon, inherited: Inherited): void {
   if (inherited.startedAt !== null) daemon.startedAt = inherited.startedAt;
   daemon.upgrades = inherited.upgrades;
-  daemon.handler.adoptState(inherited.logs);
+  if (!inherited.adopted) daemon.handler.adoptState(inherited.logs);
   for (const c of inherited.connections) daemon.server.adoptConnection(c.fd, c.replyTo ?? undefined);
+  daemon.journal.mirrors.restore(inherited.mirrors);
   if (inherited.from !== null) {
     daemon.logger.info('took over from the previous process', {
       from: inherited.from,
       logs: inherited.logs.filter((l) => l.readFd !== null).length,
       clients: inherited.connections.length,
       upgrades: inherited.upgrades,
+      mirrors: inherited.mirrors.length,
+      ...(inherited.pausedMs === null ? {} : { pausedMs: Math.round(inherited.pausedMs) }),
     });
   }
 }

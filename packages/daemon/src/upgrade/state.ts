@@ -1,7 +1,10 @@
 // What a daemon hands to the next one: across an in-place re-exec (a sealed memfd whose fd number is
 // in LOGWARDEN_UPGRADE_STATE) and, without fd numbers, across a crash (the fd store's `state` record).
 // JSON inside the state-record framing (magic, length, CRC-32), checked field by field on the way in.
-import { LwError } from '@logwarden/core/protocol';
+// Fields added after version 1 are optional, so that any two versions can hand over to each other
+// (an older daemon ignores them; a newer one reading an older state falls back to its defaults).
+import { LwError } from '@logwarden/core/errors';
+import type { WirePosition } from '@logwarden/core/protocol';
 import type { LogState } from '../log-handler.js';
 
 export const STATE_VERSION = 1;
@@ -15,6 +18,18 @@ export interface CarriedConnection {
   replyTo: number | null;
 }
 
+/** Where a journal mirror (journal/mirror.ts) stands: the next process goes on from there. */
+export interface CarriedMirror {
+  rel: string;
+  /** A position the log's reader accepts, at or before `sent`: reading resumes there. */
+  anchor: WirePosition;
+  /** Stream offset of the first byte not yet in journald (bytes before it are skipped). */
+  sent: number;
+  entries: number;
+  partial: number;
+  gapBytes: number;
+}
+
 export interface DaemonState {
   version: typeof STATE_VERSION;
   /** Epoch ms the service started; uptime survives re-exec. */
@@ -24,6 +39,14 @@ export interface DaemonState {
   listenFd: number | null;
   connections: CarriedConnection[];
   logs: LogState[];
+  /**
+   * The log root the logs' paths are relative to (configured spelling): lets the next process take
+   * the logs back before it reads its configuration. Null in a state from a daemon that did not send it.
+   */
+  logRoot: string | null;
+  mirrors: CarriedMirror[];
+  /** Epoch ms (fractional) when the previous process stopped reading the pipes; null after a crash. */
+  pausedAt: number | null;
 }
 
 function invalid(message: string): LwError {
@@ -54,17 +77,35 @@ function text(v: unknown, what: string): string {
   return v;
 }
 
+function position(v: unknown, at: string): WirePosition {
+  if (!isObject(v)) throw invalid(`${at} is malformed`);
+  const inode = text(v.inode, `${at}.inode`);
+  if (!/^\d{1,20}$/.test(inode)) throw invalid(`${at}.inode is not a decimal inode`);
+  return { inode, offset: count(v.offset, `${at}.offset`) };
+}
+
+function decodeMirror(v: unknown, i: number): CarriedMirror {
+  const at = `mirrors[${i}]`;
+  if (!isObject(v)) throw invalid(`${at} is malformed`);
+  return {
+    rel: text(v.rel, `${at}.rel`),
+    anchor: position(v.anchor, `${at}.anchor`),
+    sent: count(v.sent, `${at}.sent`),
+    entries: count(v.entries, `${at}.entries`),
+    partial: count(v.partial, `${at}.partial`),
+    gapBytes: count(v.gapBytes, `${at}.gapBytes`),
+  };
+}
+
 function decodeLog(v: unknown, i: number): LogState {
   const at = `logs[${i}]`;
-  if (!isObject(v) || !isObject(v.settings) || !isObject(v.position)) throw invalid(`${at} is malformed`);
-  const { settings, position, domain } = v;
+  if (!isObject(v) || !isObject(v.settings)) throw invalid(`${at} is malformed`);
+  const { settings, domain } = v;
   if (domain !== null && !(isObject(domain) && typeof domain.uuid === 'string' && typeof domain.name === 'string')) {
     throw invalid(`${at}.domain is malformed`);
   }
   const first = settings.firstBackupIndex;
   if (first !== 0 && first !== 1) throw invalid(`${at}.settings.firstBackupIndex is not 0 or 1`);
-  const inode = text(position.inode, `${at}.position.inode`);
-  if (!/^\d{1,20}$/.test(inode)) throw invalid(`${at}.position.inode is not a decimal inode`);
   return {
     rel: text(v.rel, `${at}.rel`),
     driver: text(v.driver, `${at}.driver`),
@@ -77,7 +118,7 @@ function decodeLog(v: unknown, i: number): LogState {
     bytesIn: count(v.bytesIn, `${at}.bytesIn`),
     bytesWritten: count(v.bytesWritten, `${at}.bytesWritten`),
     bytesDropped: count(v.bytesDropped, `${at}.bytesDropped`),
-    position: { inode, offset: count(position.offset, `${at}.position.offset`) },
+    position: position(v.position, `${at}.position`),
     readFd: fdOrNull(v.readFd, `${at}.readFd`),
   };
 }
@@ -93,6 +134,12 @@ export function decodeState(bytes: Uint8Array): DaemonState {
   if (!isObject(v)) throw invalid('state is not an object');
   if (v.version !== STATE_VERSION) throw invalid(`state version ${String(v.version)} is not ${STATE_VERSION}`);
   if (!Array.isArray(v.connections) || !Array.isArray(v.logs)) throw invalid('state lacks connections or logs');
+  const mirrors = v.mirrors ?? [];
+  if (!Array.isArray(mirrors)) throw invalid('mirrors is not a list');
+  const pausedAt = v.pausedAt ?? null;
+  if (pausedAt !== null && (typeof pausedAt !== 'number' || !Number.isFinite(pausedAt) || pausedAt < 0)) {
+    throw invalid('pausedAt is not a time');
+  }
   return {
     version: STATE_VERSION,
     startedAt: count(v.startedAt, 'startedAt'),
@@ -103,5 +150,8 @@ export function decodeState(bytes: Uint8Array): DaemonState {
       return { fd: count(c.fd, `connections[${i}].fd`), replyTo: fdOrNull(c.replyTo, `connections[${i}].replyTo`) };
     }),
     logs: v.logs.map(decodeLog),
+    logRoot: v.logRoot === undefined || v.logRoot === null ? null : text(v.logRoot, 'logRoot'),
+    mirrors: mirrors.map(decodeMirror),
+    pausedAt,
   };
 }

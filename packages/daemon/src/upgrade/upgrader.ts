@@ -1,7 +1,9 @@
 // In-place upgrade: SIGUSR1, the `upgrade` call and `logwarden upgrade` re-exec the daemon keeping
-// its guest pipes, listening socket and client connections. Nothing is drained for the exec: bytes
-// wait in the pipes, and the next process reads them. A failed exec changes nothing: the daemon takes
-// everything back and runs on.
+// its guest pipes, listening socket, client connections and journal mirrors. Nothing is drained for
+// the exec: bytes wait in the pipes, and the next process reads them. Everything that can wait
+// (clients, mirrors, systemd) is settled while the pipes are still being read; they are let go only
+// for the last synchronous steps before execve, and the next image takes them back before loading
+// anything else (resume.ts). A failed exec changes nothing: the daemon takes everything back and runs on.
 import { close, isSysError } from '@logwarden/core/native';
 import { LwError } from '@logwarden/core/protocol';
 import type { Daemon } from '../daemon.js';
@@ -11,7 +13,8 @@ import { createStateRecord, type Notifier } from '../systemd/index.js';
 import { FdStoreSync } from './fd-store.js';
 import type { Inherited } from './inherit.js';
 import { planReexec, reexec } from './reexec.js';
-import { encodeState, STATE_VERSION, UPGRADE_STATE_ENV, type DaemonState } from './state.js';
+import { preciseNow } from './resume.js';
+import { encodeState, STATE_VERSION, UPGRADE_STATE_ENV, type CarriedMirror, type DaemonState } from './state.js';
 
 /** The call that asked for the upgrade: answered by the next process on the same connection. */
 export interface UpgradeCall {
@@ -26,17 +29,21 @@ export interface UpgradeRunner {
 // Running calls get this long to finish before they are answered with LW_ERR_UPGRADE_INTERRUPTED.
 const SUSPEND_TIMEOUT_MS = 1000;
 const BARRIER_TIMEOUT_MS = 2000;
+// At a clean stop, how long mirrors of the closed logs may go on sending (as JournalMirrors.close allows).
+const MIRROR_GRACE_MS = 2000;
 
 export class Upgrader implements UpgradeRunner {
   readonly #daemon: Daemon;
   readonly #logger: Logger;
   readonly #notifier: Notifier | null;
+  readonly #store: FdStoreSync | null;
   #running = false;
 
-  constructor(daemon: Daemon, logger: Logger, notifier: Notifier | null) {
+  constructor(daemon: Daemon, logger: Logger, notifier: Notifier | null, store: FdStoreSync | null = null) {
     this.#daemon = daemon;
     this.#logger = logger;
     this.#notifier = notifier;
+    this.#store = store;
   }
 
   /** Only returns by failing: LW_ERR_UPGRADE_IN_PROGRESS, or LW_ERR_UPGRADE_FAILED with the daemon running on. */
@@ -51,11 +58,18 @@ export class Upgrader implements UpgradeRunner {
   }
 
   async #reexec(call: UpgradeCall | undefined): Promise<void> {
-    const { server, handler } = this.#daemon;
+    const { server, handler, journal } = this.#daemon;
     this.#logger.info('upgrade: re-executing', { pid: process.pid, upgrades: this.#daemon.upgrades });
-    await this.#notifier?.reloading().catch(this.#notifyFailed);
     const interrupted = new LwError('LW_ERR_UPGRADE_INTERRUPTED');
-    const connections = await server.suspend(interrupted, { timeoutMs: SUSPEND_TIMEOUT_MS, ...(call === undefined ? {} : { keep: call }) });
+    // All at once, while the guest pipes are still read: systemd must have read RELOADING=1 before
+    // the next image says READY=1 (hence the barrier), clients and mirrors come to rest.
+    const [connections, mirrors] = await Promise.all([
+      server.suspend(interrupted, { timeoutMs: SUSPEND_TIMEOUT_MS, ...(call === undefined ? {} : { keep: call }) }),
+      journal.mirrors.suspend(),
+      this.#settleSystemd(),
+    ]);
+    // From here to execve is synchronous: the pipes go unread only for these steps and the exec.
+    const pausedAt = preciseNow();
     const logs = handler.exportState({ detach: true });
     let stateFd = -1;
     try {
@@ -66,22 +80,42 @@ export class Upgrader implements UpgradeRunner {
         listenFd: server.fd,
         connections: connections.map((c) => ({ fd: c.fd, replyTo: c.connectionId === call?.connectionId ? call.callId : null })),
         logs,
+        logRoot: this.#daemon.config.logRoot,
+        mirrors,
+        pausedAt,
       };
       stateFd = createStateRecord(encodeState(state));
-      // systemd must have read RELOADING=1 before the next image says READY=1.
-      await this.#notifier?.barrier(BARRIER_TIMEOUT_MS).catch(this.#notifyFailed);
       const plan = planReexec({ [UPGRADE_STATE_ENV]: String(stateFd), ...this.#notifyEnv() });
       const keep = [stateFd, ...(server.fd === null ? [] : [server.fd]), ...connections.map((c) => c.fd), ...openFds(logs)];
       reexec(plan, keep);
     } catch (err) {
       if (stateFd >= 0) close(stateFd);
-      handler.adoptState(logs);
-      server.resume();
-      this.#notifier?.ready().catch(this.#notifyFailed);
+      this.#runOn(logs, mirrors);
       const why = isSysError(err) ? `${err.syscall}: ${err.code}` : String(err);
       this.#logger.error('upgrade failed; running on', { reason: why, err });
       throw new LwError('LW_ERR_UPGRADE_FAILED', `upgrade failed (${why}); the daemon keeps running`, { reason: why }, { cause: err });
     }
+  }
+
+  /** No record rewrite left half-done, RELOADING=1 sent and read by systemd. */
+  async #settleSystemd(): Promise<void> {
+    if (this.#notifier === null) return;
+    await this.#store?.pause();
+    try {
+      await this.#notifier.reloading();
+      await this.#notifier.barrier(BARRIER_TIMEOUT_MS);
+    } catch (err) {
+      this.#notifyFailed(err);
+    }
+  }
+
+  #runOn(logs: LogState[], mirrors: CarriedMirror[]): void {
+    const { server, handler, journal } = this.#daemon;
+    handler.adoptState(logs);
+    journal.mirrors.restore(mirrors);
+    server.resume();
+    this.#store?.watch();
+    this.#notifier?.ready().catch(this.#notifyFailed);
   }
 
   /** Notifier.fromEnv() took these out of our environment; the next image needs them back. */
@@ -112,11 +146,12 @@ export interface UpgradeHooks {
  * a crash loses the pipes, and the daemon says so.
  */
 export function installUpgrade(daemon: Daemon, logger: Logger, notifier: Notifier | null, inherited: Inherited): UpgradeHooks {
-  daemon.upgrader = new Upgrader(daemon, logger, notifier);
   if (notifier === null) {
+    daemon.upgrader = new Upgrader(daemon, logger, null);
     logger.warn('no service manager fd store: if the daemon crashes, guests lose their log pipes (EPIPE)');
     return { beforeStop: () => Promise.resolve() };
   }
+  const { handler, journal } = daemon;
   const store = new FdStoreSync(notifier, logger, {
     get startedAt() {
       return daemon.startedAt;
@@ -124,22 +159,29 @@ export function installUpgrade(daemon: Daemon, logger: Logger, notifier: Notifie
     get upgrades() {
       return daemon.upgrades;
     },
-    logs: () => daemon.handler.exportState({ detach: false }),
+    logRoot: daemon.config.logRoot,
+    logs: () => handler.exportState({ detach: false }),
+    mirrors: () => journal.mirrors.carried(),
+    progress: () => handler.bytesTaken + journal.mirrors.entriesSent,
   });
-  daemon.handler.observer = store;
+  daemon.upgrader = new Upgrader(daemon, logger, notifier, store);
+  handler.observer = store;
   if (inherited.from !== 'exec') store.schedule();
+  store.watch();
   return {
     beforeStop: async () => {
-      const handler = daemon.handler;
       // Whatever the pipes hold goes to the files first: a stop (not a restart) empties the store.
       for (const log of handler.list()) if (log.open) handler.getPosition(log.path);
       const logs = handler.exportState({ detach: true });
+      // Mirrors of the (now closed) logs may finish; where the others stand goes into the record,
+      // so that after a restart they go on from there without repeating a line.
+      const mirrors = await journal.mirrors.suspend(MIRROR_GRACE_MS);
       try {
-        await store.flush(logs);
+        await store.flush(logs, mirrors);
       } catch (err) {
         logger.warn('fd store not confirmed before stopping', { err });
       }
-      logger.info('left the log pipes in the fd store', { logs: openFds(logs).length });
+      logger.info('left the log pipes in the fd store', { logs: openFds(logs).length, mirrors: mirrors.length });
     },
   };
 }
