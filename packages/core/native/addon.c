@@ -672,6 +672,8 @@ static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
 enum { MM_LEN, MM_NFDS, MM_HAS_CRED, MM_PID, MM_UID, MM_GID, MM_TRUNC, MM_CTRUNC, MMSG_STRIDE };
 #define MMSG_FDS (LW_MAX_MMSG * MMSG_STRIDE)
 #define MMSG_META_LEN (MMSG_FDS + LW_MAX_MMSG * LW_MAX_FDS)
+/* Most address space reserved for tails (for 16 MiB datagrams: 16 per call). */
+#define TAIL_ARENA_MAX ((size_t)256 * 1024 * 1024)
 /* Pages of a slot's tail kept mapped after a long datagram: most such datagrams are small. */
 #define TAIL_KEEP ((size_t)64 * 1024)
 
@@ -726,7 +728,14 @@ static napi_value js_recvmmsg(napi_env env, napi_callback_info info) {
   size_t tail = (size_t)(max_len - slot);
   if (tail > 0) {
     if (napi_get_instance_data(env, (void **)&inst) != napi_ok || inst == NULL) return throw_sys(env, -EINVAL, "recvmmsg");
-    int r = reserve_tail_arena(inst, tail * (size_t)n);
+    /* Fewer messages per call rather than more reserved address space than TAIL_ARENA_MAX, or
+     * than the kernel grants (strict overcommit charges even MAP_NORESERVE): a shorter batch only
+     * means the caller reads again at its next readiness event. */
+    size_t fit = TAIL_ARENA_MAX / tail;
+    if (fit < 1) fit = 1;
+    if ((size_t)n > fit) n = (int)fit;
+    int r;
+    while ((r = reserve_tail_arena(inst, tail * (size_t)n)) < 0 && n > 1) n /= 2;
     if (r < 0) return throw_sys(env, r, "mmap");
   }
   for (int i = 0; i < n; i++) {
@@ -1087,6 +1096,7 @@ NAPI_MODULE_INIT() {
   set_const(env, c, "MMSG_STRIDE", MMSG_STRIDE);
   set_const(env, c, "MMSG_FDS", MMSG_FDS);
   set_const(env, c, "MMSG_META_LENGTH", MMSG_META_LEN);
+  set_const(env, c, "MMSG_TAIL_ARENA_MAX", (int)TAIL_ARENA_MAX);
   CHECK(napi_set_named_property(env, exports, "constants", c));
   return exports;
 }

@@ -53,6 +53,8 @@ export interface RawConstants {
   MMSG_FDS: number;
   /** ...in an Int32Array of this length. */
   MMSG_META_LENGTH: number;
+  /** Address space recvmmsg reserves at most for the parts of long datagrams beyond their slots. */
+  MMSG_TAIL_ARENA_MAX: number;
 }
 
 /** The addon's exports: positional arguments, booleans spelled out; src/native/index.ts adds defaults. */

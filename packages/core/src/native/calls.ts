@@ -225,6 +225,15 @@ const batchMeta = new Int32Array(C.MMSG_META_LENGTH);
 const batchLong: (Buffer | undefined)[] = [];
 let batchBuf = Buffer.allocUnsafeSlow(0);
 
+/**
+ * Most messages one recvmmsg call takes for datagrams up to maxLen: MMSG_MAX, or fewer for a
+ * maxLen so large that reserving room for that many would pass MMSG_TAIL_ARENA_MAX (at least 1).
+ */
+export function recvmmsgLimit(maxLen: number): number {
+  const tail = maxLen - BATCH_SLOT;
+  return tail > 0 ? Math.min(C.MMSG_MAX, Math.max(1, Math.floor(C.MMSG_TAIL_ARENA_MAX / tail))) : C.MMSG_MAX;
+}
+
 function checkMaxLen(maxLen: number): void {
   if (!Number.isInteger(maxLen) || maxLen < 0 || maxLen > 0x7ffff000) {
     throw Object.assign(new RangeError('maxLen must be an integer in [0, 2147479552]'), { code: 'ERR_OUT_OF_RANGE' });
@@ -234,16 +243,24 @@ function checkMaxLen(maxLen: number): void {
 /**
  * recvmmsg(MSG_DONTWAIT|MSG_CMSG_CLOEXEC): every datagram queued on fd, up to maxMessages, in one
  * call. Each message keeps exactly the fds and credentials that came with it. null on EAGAIN (no
- * message at all); fewer than maxMessages means the queue was empty when the call ended.
+ * message at all). At most min(maxMessages, recvmmsgLimit(maxLen)) messages; fewer means the
+ * queue was empty when the call ended (or, rarely, that the kernel refused the address space for
+ * long datagrams: the next call goes on).
  * For datagram sockets; on a seqpacket socket a batch after EOF repeats the empty message.
  */
 export function recvmmsg(fd: number, maxLen: number, opts?: RecvBatchOptions): RecvResult[] | null {
   checkMaxLen(maxLen);
-  const n = opts?.maxMessages ?? DEFAULT_BATCH;
   const maxFds = opts?.maxFds ?? C.MAX_FDS;
   // A zero-byte slot is refused by the addon; a 1-byte one takes nothing for maxLen 0 anyway.
   const slot = Math.max(1, Math.min(maxLen, BATCH_SLOT));
-  if (Number.isInteger(n) && n >= 1 && batchBuf.length < slot * n) batchBuf = Buffer.allocUnsafeSlow(slot * n);
+  // The addon takes fewer messages than asked rather than reserve more than this for long ones:
+  // ask for no more, so that a full batch still tells a short one apart.
+  const asked = opts?.maxMessages ?? DEFAULT_BATCH;
+  if (!Number.isInteger(asked) || asked < 1 || asked > C.MMSG_MAX) {
+    throw Object.assign(new RangeError(`maxMessages must be an integer in [1, ${C.MMSG_MAX}]`), { code: 'ERR_OUT_OF_RANGE' });
+  }
+  const n = Math.min(asked, recvmmsgLimit(maxLen));
+  if (batchBuf.length < slot * n) batchBuf = Buffer.allocUnsafeSlow(slot * n);
   const count = binding.recvmmsg(fd, batchBuf, slot, n, Math.max(maxLen, slot), maxFds, batchMeta, batchLong);
   if (count === null) return null;
   const out: RecvResult[] = [];

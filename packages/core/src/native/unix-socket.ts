@@ -12,8 +12,8 @@ import {
   getPeerCred,
   getSocketError,
   listen,
-  MMSG_MAX,
   recvmmsg,
+  recvmmsgLimit,
   recvmsg,
   sendmsg,
   setPassCred,
@@ -282,9 +282,10 @@ export class UnixSocket extends EventEmitter {
   #readBatches(): void {
     if (!this.#drainBacklog()) return;
     let budget = MAX_READS_PER_WAKEUP;
+    const limit = recvmmsgLimit(this.maxMessageSize);
     while (budget > 0 && this.#wantsRead()) {
       // Not flowing: take only as many as there are receive() callers to hand them to.
-      const want = Math.min(budget, MMSG_MAX, this.#flowing ? MMSG_MAX : this.#waiters.length);
+      const want = Math.min(budget, limit, this.#flowing ? limit : this.#waiters.length);
       let batch: RecvResult[] | null;
       try {
         batch = recvmmsg(this.fd, this.maxMessageSize, { maxFds: this.maxFds, maxMessages: want });

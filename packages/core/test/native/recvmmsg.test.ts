@@ -17,6 +17,7 @@ import {
   pipe,
   read,
   recvmmsg,
+  recvmmsgLimit,
   sendmsg,
   setPassCred,
   setSendBufferSize,
@@ -194,6 +195,23 @@ test('datagrams longer than a batch slot arrive whole between short ones', (t) =
   const cut = recvmmsg(b, 30_000);
   t.is(cut?.[0]?.data.length, 30_000);
   t.true(cut?.[0]?.truncated);
+});
+
+test('a huge maxLen takes fewer messages per call (bounded reserved memory), none lost', (t) => {
+  const [a, b] = dgramPair(t);
+  t.is(recvmmsgLimit(64 * 1024), MMSG_MAX);
+  t.is(recvmmsgLimit(16 * 1024 * 1024), 16);
+  const huge = 64 * 1024 * 1024;
+  const limit = recvmmsgLimit(huge);
+  t.is(limit, 4);
+  for (let i = 0; i < 6; i++) sendmsg(a, Buffer.from(`q${i}`));
+  const first = recvmmsg(b, huge, { maxMessages: MMSG_MAX }) ?? [];
+  const second = recvmmsg(b, huge) ?? [];
+  t.deepEqual([first.length, second.length], [limit, 6 - limit]);
+  t.deepEqual(
+    [...first, ...second].map((m) => m.data.toString()),
+    ['q0', 'q1', 'q2', 'q3', 'q4', 'q5'],
+  );
 });
 
 function dgramSockets(t: ExecutionContext): [UnixSocket, UnixSocket] {
