@@ -88,11 +88,13 @@ function stderrIsJournal(): boolean {
 /**
  * Node answers SIGUSR1 by opening its inspector on 127.0.0.1:9229, and it does so from its own
  * start-up until main.ts's first statement: a SIGUSR1 in that window (a second upgrade request
- * during a re-exec) leaves a debugger port open. Closed here unless asked for with --inspect.
+ * during a re-exec) leaves a debugger port open. Closed here unless asked for with --inspect; run
+ * as soon as this module is loaded and again once the daemon serves (Node opens it asynchronously).
  */
 async function closeStrayInspector(logger: Logger): Promise<void> {
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (flags.some((f) => f.startsWith('--inspect'))) return;
+  // The flags that open it (not --inspect-port or --inspect-publish-uid, which only configure it).
+  if (flags.some((f) => /^--inspect(-brk|-wait)?(=|$)/.test(f))) return;
   const inspector = await import('node:inspector');
   if (inspector.url() === undefined) return;
   inspector.close();
@@ -100,6 +102,8 @@ async function closeStrayInspector(logger: Logger): Promise<void> {
 }
 
 export async function run(early: EarlyStart): Promise<number> {
+  const held = early.resumed instanceof Error || early.resumed === null ? null : early.resumed.logger;
+  if (held !== null) await closeStrayInspector(held);
   let flags: ConfigFlags | 'help' | 'version';
   try {
     flags = parseFlags(process.argv.slice(2));

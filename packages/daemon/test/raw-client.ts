@@ -1,5 +1,6 @@
-// A hostile client for the bad-input tests: writes whatever bytes and fds it is told to and
-// collects the frames the daemon sends back, without any of RpcClient's own checks.
+// A hostile client for the bad-input and upgrade tests: writes whatever bytes and fds it is told
+// to and collects the frames the daemon sends back, without any of RpcClient's own checks; it can
+// also stop reading, so that the daemon's replies back up.
 import { close, UnixSocket } from '@logwarden/core/native';
 import { FrameDecoder, MSG, METHOD_IDS, PROTOCOL_VERSION, decodeMessage, encodeFrame, type Message } from '@logwarden/core/protocol';
 
@@ -9,10 +10,12 @@ export class RawClient {
   readonly #queue: Message[] = [];
   #wake: (() => void) | null = null;
   #ended = false;
+  #received = 0;
 
   private constructor(socket: UnixSocket) {
     this.#socket = socket;
     socket.on('message', (m: { data: Buffer; fds: number[] }) => {
+      this.#received += m.data.length;
       for (const fd of m.fds) close(fd);
       for (const frame of this.#decoder.push(m.data)) this.#queue.push(decodeMessage(frame.body));
       this.#poke();
@@ -37,6 +40,16 @@ export class RawClient {
     const reply = await c.next();
     if (reply.type !== MSG.REPLY) throw new Error(`hello failed: ${JSON.stringify(reply)}`);
     return c;
+  }
+
+  /** Bytes received so far (whole frames or not). */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** Stops reading: what the daemon sends next waits in its socket. */
+  pause(): void {
+    this.#socket.pause();
   }
 
   send(data: Uint8Array | Uint8Array[], fds: number[] = []): Promise<void> {

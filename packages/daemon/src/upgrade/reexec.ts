@@ -11,11 +11,20 @@ export interface ExecPlan {
   env: string[];
 }
 
-/** The same program and arguments this process runs, with `extraEnv` on top of the current environment. */
+// A SIGUSR1 that reaches the next image during Node's start-up opens the inspector (until main.ts
+// catches the signal, and lifecycle.ts closes it again); this keeps the inspector's address, which
+// lets anyone who reaches 127.0.0.1:9229 run code in the daemon, off its HTTP listing.
+const INSPECT_UID_FLAG = '--inspect-publish-uid=stderr';
+
+/**
+ * The same program and arguments this process runs (plus INSPECT_UID_FLAG unless a choice was
+ * made already), with `extraEnv` on top of the current environment.
+ */
 export function planReexec(extraEnv: Record<string, string>): ExecPlan {
   const override = process.env[UPGRADE_EXEC_ENV];
   const path = override !== undefined && override !== '' ? override : process.execPath;
-  const argv = [path, ...process.execArgv, ...process.argv.slice(1)];
+  const nodeFlags = process.execArgv.some((f) => f.startsWith('--inspect-publish-uid')) ? process.execArgv : [...process.execArgv, INSPECT_UID_FLAG];
+  const argv = [path, ...nodeFlags, ...process.argv.slice(1)];
   const env = { ...process.env, ...extraEnv };
   return { path, argv, env: Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])) };
 }
