@@ -1,13 +1,15 @@
 // Upgrade and crash recovery under systemd 252 (PID 1 of a container) with the shipped units: a host
 // writer floods a log through a pipe while the daemon is re-exec'd (SIGUSR1: same MainPID), restarted
 // (`systemctl restart`) and killed (SIGKILL). Each time the pipe comes back from the fd store; at the
-// end every line is in the file once, in order.
+// end every line is in the file once, in order. After the kill, the log's counters come back from
+// the fd store's state record no lower than they were RECORD_PERIOD_MS + a margin before the kill.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { RpcClient } from '@logwarden/core/protocol';
-import { exited } from '../helpers.js';
+import { RECORD_PERIOD_MS } from '../../src/upgrade/index.js';
+import { exited, sleep } from '../helpers.js';
 import { checkSequence, readReport, spawnSeqWriter } from '../upgrade/helpers.js';
 import { Container, daemonDir, nspawnTest, waitFor } from './harness.js';
 
@@ -36,9 +38,10 @@ nspawnTest(test, 're-exec, systemctl restart and kill -9 mid-flood: the pipe com
       conn.client = await waitFor('the daemon to answer', () => RpcClient.connect(c.hostPath(SOCKET), { timeoutMs: 60_000 }).catch(() => null), 60_000);
       return conn.client;
     };
-    const stats = async (): Promise<{ open: boolean; bytesIn: number; upgrades: number }> => {
+    const stats = async (): Promise<{ open: boolean; bytesIn: number; bytesWritten: number; upgrades: number }> => {
       const { result } = await (conn.client ?? (await connect())).call('stats', { path: LOG });
-      return { open: result.logs[0]?.open ?? false, bytesIn: result.logs[0]?.bytesIn ?? 0, upgrades: result.upgrades };
+      const log = result.logs[0];
+      return { open: log?.open ?? false, bytesIn: log?.bytesIn ?? 0, bytesWritten: log?.bytesWritten ?? 0, upgrades: result.upgrades };
     };
     const mainPid = (): Promise<string> => c.property('logwardend.service', 'MainPID');
     const flowing = async (what: string): Promise<void> => {
@@ -78,11 +81,18 @@ nspawnTest(test, 're-exec, systemctl restart and kill -9 mid-flood: the pipe com
     t.true((await stats()).open, 'the log is open again with its pipe from the fd store');
     await flowing('bytes after systemctl restart');
 
-    // kill -9: nothing written out, the pipe and what it holds wait in the store.
+    // kill -9: nothing written out, the pipe and what it holds wait in the store. The counters
+    // seen one record period (and a margin) before the kill were in a record by then.
+    await sleep(2 * RECORD_PERIOD_MS);
+    const before = await stats();
+    await sleep(RECORD_PERIOD_MS + 500);
     t.is((await c.run(['kill', '-KILL', pid1])).code, 0);
     const pid2 = await restarted(pid1);
     t.not(pid2, pid1);
-    t.true((await stats()).open, 'the log is open again after the crash');
+    const after = await stats();
+    t.true(after.open, 'the log is open again after the crash');
+    t.true(after.bytesIn >= before.bytesIn, `bytesIn ${after.bytesIn} after the crash, ${before.bytesIn} before`);
+    t.true(after.bytesWritten >= before.bytesWritten, `bytesWritten ${after.bytesWritten} after the crash, ${before.bytesWritten} before`);
     await flowing('bytes after kill -9');
     t.is(await c.property('logwardend.service', 'NRestarts'), '1');
 
