@@ -8,26 +8,45 @@ import { RpcClient } from '@logwarden/core/protocol';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
+export interface StartOptions {
+  maxSize: number;
+  maxBackups: number;
+  /** The daemon's log_level; default `warn` (its messages go to our stderr). */
+  logLevel?: 'warn' | 'info';
+  /** Keep the daemon's messages (stderr()) instead of passing them through. */
+  captureStderr?: boolean;
+}
+
 export class LogwardendProcess {
   readonly socketPath: string;
   readonly logRoot: string;
   readonly proc: ChildProcess;
+  #stderr = '';
 
   private constructor(dir: string, proc: ChildProcess) {
     this.proc = proc;
     this.socketPath = join(dir, 'state/run/logwardend.sock');
     this.logRoot = join(dir, 'log');
+    proc.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      this.#stderr += s;
+    });
+  }
+
+  /** What the daemon wrote to stderr so far (with captureStderr). */
+  stderr(): string {
+    return this.#stderr;
   }
 
   get pid(): number {
     return this.proc.pid ?? -1;
   }
 
-  static async start(dir: string, opts: { maxSize: number; maxBackups: number }): Promise<LogwardendProcess> {
+  static async start(dir: string, opts: StartOptions): Promise<LogwardendProcess> {
     const config = join(dir, 'logwardend.toml');
-    writeFileSync(config, `log_root = "${join(dir, 'log')}"\nmax_size = ${opts.maxSize}\nmax_backups = ${opts.maxBackups}\nmax_clients = 4096\nlog_level = "warn"\n`);
+    const level = opts.logLevel ?? 'warn';
+    writeFileSync(config, `log_root = "${join(dir, 'log')}"\nmax_size = ${opts.maxSize}\nmax_backups = ${opts.maxBackups}\nmax_clients = 4096\nlog_level = "${level}"\n`);
     const proc = spawn(process.execPath, [MAIN, '--config', config, '--state-dir', join(dir, 'state')], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'ignore', opts.captureStderr === true ? 'pipe' : 'inherit'],
     });
     const d = new LogwardendProcess(dir, proc);
     const deadline = Date.now() + 20_000;
