@@ -9,7 +9,7 @@ import { Daemon } from './daemon.js';
 import { daemonLogOutput } from './journal/index.js';
 import { Logger } from './logger.js';
 import { listenFds, Notifier } from './systemd/index.js';
-import { installUpgrade, restoreInherited, takeInherited, type Inherited, type Resumed } from './upgrade/index.js';
+import { fromFdStore, installUpgrade, restoreInherited, type Inherited, type Resumed } from './upgrade/index.js';
 
 const USAGE = `Usage: logwardend [options]
 
@@ -36,7 +36,7 @@ export interface EarlyStart {
   signals: ControlSignal[];
   /** main.ts's listener for them; removed once the real ones are in place. */
   trap: (signal: NodeJS.Signals) => void;
-  /** After a re-exec: the state read and the logs already taken back, or why that failed. */
+  /** After a re-exec or a crash: what was left and the logs already taken back, or why that failed. */
   resumed: Resumed | Error | null;
 }
 
@@ -148,14 +148,14 @@ export async function run(early: EarlyStart): Promise<number> {
   let daemon: Daemon;
   let inherited: Inherited;
   try {
-    const carriedRoot = resumed?.state.logRoot ?? null;
+    const carriedRoot = resumed?.handler == null ? null : resumed.inherited.logRoot;
     if (carriedRoot !== null && carriedRoot !== config.logRoot) {
       // The open logs' names are relative to the root they were opened under.
       logger.warn('log_root changed: the logs stay where they are until the daemon is restarted', { logRoot: carriedRoot });
       config = { ...config, logRoot: carriedRoot };
     }
-    // A re-exec'd daemon's state (read by main.ts), or systemd's listener `rpc` and fd store (upgrade/inherit.ts).
-    inherited = takeInherited(resumed, listenFds(), logger, {
+    // What main.ts took over, else systemd's listener `rpc` and fd store (upgrade/inherit.ts).
+    inherited = resumed?.inherited ?? fromFdStore(listenFds(), logger, {
       maxSize: config.maxSize,
       maxBackups: config.maxBackups,
       firstBackupIndex: config.backupNaming === 'logrotate' ? 1 : 0,

@@ -2,7 +2,7 @@
 // logwardend's entry point. It has no static imports, because an ES module runs its first statement
 // only once every static import is loaded, and that first statement must catch the control signals:
 // until then SIGHUP, SIGTERM and SIGINT end the process and SIGUSR1 opens Node's inspector (a second
-// upgrade request during a re-exec). After a re-exec it then takes the guests' pipes back
+// upgrade request during a re-exec). After a re-exec or a crash it then takes the guests' pipes back
 // (upgrade/resume.ts) before loading anything else (lifecycle.ts): the guests wait for Node's own
 // start-up plus that one module, not for the whole daemon (docs/benchmarks.md, upgrade section).
 import type { ControlSignal } from './lifecycle.js';
@@ -17,7 +17,7 @@ for (const signal of ['SIGUSR1', 'SIGHUP', 'SIGTERM', 'SIGINT'] as const) proces
 
 let resumed: Resumed | Error | null;
 try {
-  resumed = (await import('./upgrade/resume.js')).resumeAfterExec();
+  resumed = await (await import('./upgrade/resume.js')).resume();
 } catch (err) {
   resumed = err instanceof Error ? err : new Error(String(err));
 }

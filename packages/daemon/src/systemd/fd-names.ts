@@ -10,7 +10,7 @@
 
 import { createHash } from 'node:crypto';
 
-import { LwError } from '@logwarden/core/protocol';
+import { LwError } from '@logwarden/core/errors';
 
 export const FDNAME_MAX = 255;
 

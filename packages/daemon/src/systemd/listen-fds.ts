@@ -2,7 +2,7 @@
 // (sd_listen_fds(3) protocol: LISTEN_PID, LISTEN_FDS from fd 3, LISTEN_FDNAMES).
 
 import { setCloexec } from '@logwarden/core/native';
-import { LwError } from '@logwarden/core/protocol';
+import { LwError } from '@logwarden/core/errors';
 
 export const LISTEN_FDS_START = 3;
 const MAX_FDS = 1 << 20;

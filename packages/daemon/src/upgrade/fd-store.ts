@@ -8,10 +8,7 @@ import { close, dup } from '@logwarden/core/native';
 import type { LogObserver, LogState } from '../log-handler.js';
 import type { Logger } from '../logger.js';
 import { encodeFdName, storeStateRecord, type Notifier } from '../systemd/index.js';
-import { encodeState, STATE_VERSION, type CarriedMirror, type DaemonState } from './state.js';
-
-export const LOG_FD_KIND = 'log';
-export const STATE_FD_NAME = 'state';
+import { encodeState, LOG_FD_KIND, STATE_FD_NAME, STATE_VERSION, type CarriedMirror, type DaemonState } from './state.js';
 // Coalesces the record rewrites of a burst of opens/closes into one.
 const RECORD_DELAY_MS = 20;
 // A record is two small datagrams to systemd and a memfd: once a second is nothing next to a flood.
@@ -21,6 +18,8 @@ export interface StoreSource {
   startedAt: number;
   upgrades: number;
   logRoot: string;
+  /** The configuration's settings for new logs (a reload may change them). */
+  defaults(): LogState['settings'];
   logs(): LogState[];
   mirrors(): CarriedMirror[];
   /** Any number that changes whenever a counter or mirror position does (read once per period). */
@@ -128,6 +127,7 @@ export class FdStoreSync implements LogObserver {
       // fd numbers mean nothing to the next process: systemd hands the pipes back by name.
       logs: logs.map((l) => ({ ...l, readFd: null })),
       logRoot: this.#source.logRoot,
+      defaults: this.#source.defaults(),
       mirrors,
       pausedAt: null,
     };

@@ -1,15 +1,15 @@
 // Start-up after a re-exec or a crash: what the previous process left, found either in the memfd named
-// by LOGWARDEN_UPGRADE_STATE (re-exec: fd numbers are ours already; read first thing by resume.ts)
-// or in what systemd handed back (crash/restart: the listener `rpc`, the `state` record and one
-// `log.*` fd per open log).
+// by LOGWARDEN_UPGRADE_STATE (re-exec: fd numbers are ours already) or in what systemd handed back
+// (crash/restart: the listener `rpc`, the `state` record and one `log.*` fd per open log). The
+// re-exec state is read by resume.ts; the fd store's too when its record names the log root.
 import { close } from '@logwarden/core/native';
 import type { Daemon } from '../daemon.js';
 import type { LogState } from '../log-handler.js';
 import type { Logger } from '../logger.js';
-import { decodeFdName, fdIdHash, readStateRecord, type ListenFd } from '../systemd/index.js';
-import { LOG_FD_KIND, STATE_FD_NAME } from './fd-store.js';
-import { preciseNow, type Resumed } from './resume.js';
-import { decodeState, type CarriedConnection, type CarriedMirror } from './state.js';
+import { decodeFdName, fdIdHash } from '../systemd/fd-names.js';
+import type { ListenFd } from '../systemd/listen-fds.js';
+import { readStateRecord } from '../systemd/state-record.js';
+import { decodeState, LOG_FD_KIND, preciseNow, STATE_FD_NAME, type CarriedConnection, type CarriedMirror, type DaemonState } from './state.js';
 
 export interface Inherited {
   /** Where it came from: an in-place re-exec, systemd's fd store, or nothing (a fresh start). */
@@ -19,11 +19,13 @@ export interface Inherited {
   upgrades: number;
   connections: CarriedConnection[];
   logs: LogState[];
-  /** True when resume.ts has already taken the logs back (restoreInherited leaves them alone). */
-  adopted: boolean;
+  /** The log root the previous process used (configured spelling), when it said. */
+  logRoot: string | null;
   mirrors: CarriedMirror[];
-  /** How long the pipes went unread across a re-exec (ms), once they are read again; null otherwise. */
-  pausedMs: number | null;
+  /** When the previous process stopped reading the pipes (a re-exec; epoch ms), else null. */
+  pausedAt: number | null;
+  /** When the logs were taken back (epoch ms); null until then. */
+  adoptedAt: number | null;
 }
 
 function closeQuietly(fd: number): void {
@@ -34,49 +36,45 @@ function closeQuietly(fd: number): void {
   }
 }
 
-/**
- * What the previous process left: the re-exec state resume.ts read, else what systemd handed back.
- * `fds` from listenFds(); `defaults` are the settings for a stored pipe the state record does not describe.
- */
-export function takeInherited(resumed: Resumed | null, fds: readonly ListenFd[], logger: Logger, defaults: LogState['settings']): Inherited {
-  if (resumed === null) return fromFdStore(fds, logger, defaults);
-  const { state } = resumed;
-  return {
-    from: 'exec',
-    listenFd: state.listenFd,
-    startedAt: state.startedAt,
-    upgrades: state.upgrades + 1,
-    connections: state.connections,
-    logs: state.logs,
-    adopted: resumed.handler !== null,
-    mirrors: state.mirrors,
-    pausedMs: state.pausedAt === null ? null : (resumed.handler === null ? preciseNow() : resumed.resumedAt) - state.pausedAt,
-  };
+/** The fd store's `state` record among `fds`, or null when there is none or it is unusable (`why`). */
+export function peekStateRecord(fds: readonly ListenFd[]): { state: DaemonState | null; why: unknown } {
+  const stateFd = fds.find((f) => f.name === STATE_FD_NAME);
+  if (stateFd === undefined) return { state: null, why: null };
+  try {
+    return { state: decodeState(readStateRecord(stateFd.fd)), why: null };
+  } catch (err) {
+    return { state: null, why: err };
+  }
 }
 
-function fromFdStore(fds: readonly ListenFd[], logger: Logger, defaults: LogState['settings']): Inherited {
+/**
+ * What systemd handed back (`fds` from listenFds()), matched to logs by the state record.
+ * `defaults` are the settings for a stored pipe the record does not describe.
+ */
+export function fromFdStore(fds: readonly ListenFd[], logger: Logger, defaults: LogState['settings']): Inherited {
   const rpc = fds.find((f) => f.name === 'rpc');
   const out: Inherited = {
-    from: null, listenFd: rpc?.fd ?? null, startedAt: null, upgrades: 0, connections: [], logs: [], adopted: false, mirrors: [], pausedMs: null,
+    from: null, listenFd: rpc?.fd ?? null, startedAt: null, upgrades: 0, connections: [], logs: [], logRoot: null, mirrors: [],
+    pausedAt: null, adoptedAt: null,
   };
   const stateFd = fds.find((f) => f.name === STATE_FD_NAME);
   const byRel = new Map<string, LogState>();
   const byHash = new Map<string, LogState>();
   if (stateFd !== undefined) {
-    try {
-      const state = decodeState(readStateRecord(stateFd.fd));
+    const { state, why } = peekStateRecord(fds);
+    // systemd keeps its own copy in the store.
+    closeQuietly(stateFd.fd);
+    if (state === null) {
+      logger.warn('fd store state record unusable; pipes are matched by name only', { err: why });
+    } else {
       out.upgrades = state.upgrades;
+      out.logRoot = state.logRoot;
       // As of the last record rewrite: lines mirrored since then go to journald a second time.
       out.mirrors = state.mirrors;
       for (const log of state.logs) {
         byRel.set(log.rel, log);
         byHash.set(fdIdHash(log.rel), log);
       }
-    } catch (err) {
-      logger.warn('fd store state record unusable; pipes are matched by name only', { err });
-    } finally {
-      // systemd keeps its own copy in the store.
-      closeQuietly(stateFd.fd);
     }
   }
   const fallback = (rel: string): LogState => ({
@@ -106,11 +104,14 @@ function fromFdStore(fds: readonly ListenFd[], logger: Logger, defaults: LogStat
   return out;
 }
 
-/** Puts the inherited logs, connections and journal mirrors into a started daemon. */
+/** Puts the inherited logs (unless resume.ts took them back already), connections and journal mirrors into a started daemon. */
 export function restoreInherited(daemon: Daemon, inherited: Inherited): void {
   if (inherited.startedAt !== null) daemon.startedAt = inherited.startedAt;
   daemon.upgrades = inherited.upgrades;
-  if (!inherited.adopted) daemon.handler.adoptState(inherited.logs);
+  if (inherited.adoptedAt === null) {
+    daemon.handler.adoptState(inherited.logs);
+    inherited.adoptedAt = preciseNow();
+  }
   for (const c of inherited.connections) daemon.server.adoptConnection(c.fd, c.replyTo ?? undefined);
   daemon.journal.mirrors.restore(inherited.mirrors);
   if (inherited.from !== null) {
@@ -120,7 +121,7 @@ export function restoreInherited(daemon: Daemon, inherited: Inherited): void {
       clients: inherited.connections.length,
       upgrades: inherited.upgrades,
       mirrors: inherited.mirrors.length,
-      ...(inherited.pausedMs === null ? {} : { pausedMs: Math.round(inherited.pausedMs) }),
+      ...(inherited.pausedAt === null ? {} : { pausedMs: Math.round(inherited.adoptedAt - inherited.pausedAt) }),
     });
   }
 }

@@ -11,6 +11,14 @@ export const STATE_VERSION = 1;
 
 /** The env variable naming the memfd that carries the state across execve. */
 export const UPGRADE_STATE_ENV = 'LOGWARDEN_UPGRADE_STATE';
+/** fd store names: a log's pipe is `log.<path>` (systemd/fd-names.ts), the record is `state`. */
+export const LOG_FD_KIND = 'log';
+export const STATE_FD_NAME = 'state';
+
+/** Epoch milliseconds with a fraction, comparable between the two images of one re-exec. */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 export interface CarriedConnection {
   fd: number;
@@ -44,6 +52,8 @@ export interface DaemonState {
    * the logs back before it reads its configuration. Null in a state from a daemon that did not send it.
    */
   logRoot: string | null;
+  /** Settings for a stored pipe the record does not describe (the configuration's); null if not sent. */
+  defaults: LogState['settings'] | null;
   mirrors: CarriedMirror[];
   /** Epoch ms (fractional) when the previous process stopped reading the pipes; null after a crash. */
   pausedAt: number | null;
@@ -97,24 +107,25 @@ function decodeMirror(v: unknown, i: number): CarriedMirror {
   };
 }
 
+function decodeSettings(v: unknown, at: string): LogState['settings'] {
+  if (!isObject(v)) throw invalid(`${at} is malformed`);
+  const first = v.firstBackupIndex;
+  if (first !== 0 && first !== 1) throw invalid(`${at}.firstBackupIndex is not 0 or 1`);
+  return { maxSize: count(v.maxSize, `${at}.maxSize`), maxBackups: count(v.maxBackups, `${at}.maxBackups`), firstBackupIndex: first };
+}
+
 function decodeLog(v: unknown, i: number): LogState {
   const at = `logs[${i}]`;
-  if (!isObject(v) || !isObject(v.settings)) throw invalid(`${at} is malformed`);
-  const { settings, domain } = v;
+  if (!isObject(v)) throw invalid(`${at} is malformed`);
+  const { domain } = v;
   if (domain !== null && !(isObject(domain) && typeof domain.uuid === 'string' && typeof domain.name === 'string')) {
     throw invalid(`${at}.domain is malformed`);
   }
-  const first = settings.firstBackupIndex;
-  if (first !== 0 && first !== 1) throw invalid(`${at}.settings.firstBackupIndex is not 0 or 1`);
   return {
     rel: text(v.rel, `${at}.rel`),
     driver: text(v.driver, `${at}.driver`),
     domain: domain === null ? null : { uuid: domain.uuid as string, name: domain.name as string },
-    settings: {
-      maxSize: count(settings.maxSize, `${at}.settings.maxSize`),
-      maxBackups: count(settings.maxBackups, `${at}.settings.maxBackups`),
-      firstBackupIndex: first,
-    },
+    settings: decodeSettings(v.settings, `${at}.settings`),
     bytesIn: count(v.bytesIn, `${at}.bytesIn`),
     bytesWritten: count(v.bytesWritten, `${at}.bytesWritten`),
     bytesDropped: count(v.bytesDropped, `${at}.bytesDropped`),
@@ -151,6 +162,7 @@ export function decodeState(bytes: Uint8Array): DaemonState {
     }),
     logs: v.logs.map(decodeLog),
     logRoot: v.logRoot === undefined || v.logRoot === null ? null : text(v.logRoot, 'logRoot'),
+    defaults: v.defaults === undefined || v.defaults === null ? null : decodeSettings(v.defaults, 'defaults'),
     mirrors: mirrors.map(decodeMirror),
     pausedAt,
   };

@@ -13,8 +13,7 @@ import { createStateRecord, type Notifier } from '../systemd/index.js';
 import { FdStoreSync } from './fd-store.js';
 import type { Inherited } from './inherit.js';
 import { planReexec, reexec } from './reexec.js';
-import { preciseNow } from './resume.js';
-import { encodeState, STATE_VERSION, UPGRADE_STATE_ENV, type CarriedMirror, type DaemonState } from './state.js';
+import { encodeState, preciseNow, STATE_VERSION, UPGRADE_STATE_ENV, type CarriedMirror, type DaemonState } from './state.js';
 
 /** The call that asked for the upgrade: answered by the next process on the same connection. */
 export interface UpgradeCall {
@@ -81,6 +80,7 @@ export class Upgrader implements UpgradeRunner {
         connections: connections.map((c) => ({ fd: c.fd, replyTo: c.connectionId === call?.connectionId ? call.callId : null })),
         logs,
         logRoot: this.#daemon.config.logRoot,
+        defaults: logDefaults(this.#daemon),
         mirrors,
         pausedAt,
       };
@@ -132,6 +132,11 @@ export class Upgrader implements UpgradeRunner {
   };
 }
 
+function logDefaults(daemon: Daemon): LogState['settings'] {
+  const c = daemon.config;
+  return { maxSize: c.maxSize, maxBackups: c.maxBackups, firstBackupIndex: c.backupNaming === 'logrotate' ? 1 : 0 };
+}
+
 function openFds(logs: readonly LogState[]): number[] {
   return logs.flatMap((l) => (l.readFd === null ? [] : [l.readFd]));
 }
@@ -160,6 +165,7 @@ export function installUpgrade(daemon: Daemon, logger: Logger, notifier: Notifie
       return daemon.upgrades;
     },
     logRoot: daemon.config.logRoot,
+    defaults: () => logDefaults(daemon),
     logs: () => handler.exportState({ detach: false }),
     mirrors: () => journal.mirrors.carried(),
     progress: () => handler.bytesTaken + journal.mirrors.entriesSent,

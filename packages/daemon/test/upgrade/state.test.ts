@@ -25,6 +25,7 @@ const full: DaemonState = {
   connections: [{ fd: 8, replyTo: 2 }],
   logs: [log],
   logRoot: '/var/lib/logwarden/log',
+  defaults: { maxSize: 2097152, maxBackups: 3, firstBackupIndex: 1 },
   mirrors: [{ rel: 'qemu/vm1.log', anchor: { inode: '1234', offset: 0 }, sent: 6, entries: 1, partial: 0, gapBytes: 0 }],
   pausedAt: 1_700_000_000_123.5,
 };
@@ -36,10 +37,12 @@ test('every field survives a round trip', (t) => {
 test('a state without the fields added after version 1 reads with their defaults', (t) => {
   const v1: Partial<DaemonState> = { ...full };
   delete v1.logRoot;
+  delete v1.defaults;
   delete v1.mirrors;
   delete v1.pausedAt;
   const decoded = decodeState(Buffer.from(JSON.stringify(v1)));
   t.is(decoded.logRoot, null);
+  t.is(decoded.defaults, null);
   t.deepEqual(decoded.mirrors, []);
   t.is(decoded.pausedAt, null);
   t.deepEqual(decoded.logs, full.logs);
@@ -53,6 +56,7 @@ test('malformed mirrors, times and roots are refused with LW_ERR_SYSTEMD_STATE_I
     { ...full, mirrors: [{ ...full.mirrors[0], rel: 3 }] },
     { ...full, pausedAt: 'soon' },
     { ...full, logRoot: 42 },
+    { ...full, defaults: { ...full.defaults, firstBackupIndex: 2 } },
   ];
   for (const v of bad) {
     const err = t.throws(() => decodeState(Buffer.from(JSON.stringify(v))), { instanceOf: LwError });
