@@ -126,7 +126,7 @@ export async function run(early: EarlyStart): Promise<number> {
   // After a re-exec the logger already holds what taking the logs back said.
   const logger = resumed?.logger ?? new Logger(output);
   if (early.resumed instanceof Error) {
-    logger.error('cannot start: the state left by the previous process is unusable', { err: early.resumed });
+    logger.error('cannot take over from the previous process', { err: early.resumed });
     return 1;
   }
   let config: DaemonConfig;

@@ -15,9 +15,10 @@ const trap = (signal: NodeJS.Signals): void => {
 // The same list as lifecycle.ts's CONTROL_SIGNALS, which cannot be imported this early.
 for (const signal of ['SIGUSR1', 'SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(signal, trap);
 
+const { resume } = await import('./upgrade/resume.js');
 let resumed: Resumed | Error | null;
 try {
-  resumed = await (await import('./upgrade/resume.js')).resume();
+  resumed = await resume();
 } catch (err) {
   resumed = err instanceof Error ? err : new Error(String(err));
 }
