@@ -11,14 +11,26 @@
 // so at once), so `{inode, offset-in-file}` can silently point into a newer file. A position's
 // offset is therefore a stream offset: it is valid only inside the range its inode's file covers
 // now, and anything before the oldest file is a gap of exactly known size.
+//
+// Members: every file of a chain is a regular file whose only name is its chain name. The writer
+// makes nothing else (create, rename and unlink never leave a link, a FIFO or a directory), so
+// anything else at a chain's name was put there by someone else: a symlink or a hard link that
+// reaches outside the directory (the daemon runs as root), a FIFO that would block an open, a
+// directory. Such an entry is never followed, read or written: readers skip it as missing, the
+// writer removes the name (never what it points to) or refuses the chain (see evictForeign()).
+// Every open goes through openMember() or createFile(), which hold to this even when an entry is
+// swapped between a check and the open; renames and unlinks act on names and never follow.
 import fs from 'node:fs';
 import path from 'node:path';
 import { RENAME, renameat2 } from '../native/index.js';
-import { invalidArgument } from './errors.js';
+import { RotatingFileError, invalidArgument, unsafeMember } from './errors.js';
 
 export const DEFAULT_MAX_BACKUPS = 3;
 export const DEFAULT_MODE = 0o600;
 const MAX_BACKUPS_LIMIT = 1000;
+/** An index holds a line (~40 bytes) per file plus at most 64 appended ones; a bigger one is not ours. */
+const MAX_INDEX_BYTES = 1024 * 1024;
+const { O_APPEND, O_CREAT, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_WRONLY } = fs.constants;
 
 export interface ChainOptions {
   /** Backups kept beside the base (default 3; 0 = none). */
@@ -73,8 +85,61 @@ function slotPath(layout: ChainLayout, slot: number): string {
   return `${layout.base}.${slot + layout.firstBackupIndex}`;
 }
 
-function statFile(p: string): fs.BigIntStats | undefined {
-  return fs.statSync(p, { bigint: true, throwIfNoEntry: false });
+/** What is at a name itself (lstat: a symlink is not followed); undefined when nothing is. */
+function entryAt(p: string): fs.BigIntStats | undefined {
+  return fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
+}
+
+/**
+ * Why an entry is not a member, or undefined if it is one: a regular file with at most `names`
+ * links (the chain's own names of it; a link more may be a name outside the directory).
+ */
+function foreignKind(st: fs.BigIntStats, names = 1n): string | undefined {
+  if (st.isFile()) return st.nlink > names ? `a file with ${st.nlink} links` : undefined;
+  if (st.isSymbolicLink()) return 'a symlink';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'a device';
+}
+
+export function isUnsafeMember(err: unknown): boolean {
+  return err instanceof RotatingFileError && err.code === 'LW_ERR_ROTATING_FILE_UNSAFE_MEMBER';
+}
+
+/**
+ * Opens an existing member, or creates one with O_CREAT in flags. O_NOFOLLOW: a symlink in the last
+ * component fails instead of being followed (the directory part is the caller's to pin, as the
+ * daemon does with a /proc/self/fd/N/ prefix); O_NONBLOCK: a FIFO cannot block the open; O_NOCTTY:
+ * a terminal cannot become ours. fstat then checks what was really opened. Anything but a member is
+ * LW_ERR_ROTATING_FILE_UNSAFE_MEMBER; other errors (ENOENT...) pass through. The fd keeps
+ * O_NONBLOCK, which Linux ignores for regular files.
+ */
+export function openMember(p: string, flags: number, mode = DEFAULT_MODE): { fd: number; st: fs.BigIntStats } {
+  let fd: number;
+  try {
+    fd = fs.openSync(p, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, mode);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw unsafeMember(p, 'a symlink');
+    if (code === 'EISDIR') throw unsafeMember(p, 'a directory');
+    // A FIFO without a reader (opened for writing), a socket.
+    if (code === 'ENXIO') throw unsafeMember(p, 'a FIFO or a socket');
+    throw err;
+  }
+  let st: fs.BigIntStats;
+  try {
+    st = fs.fstatSync(fd, { bigint: true });
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  const kind = foreignKind(st);
+  if (kind !== undefined) {
+    fs.closeSync(fd);
+    throw unsafeMember(p, kind);
+  }
+  return { fd, st };
 }
 
 export function unlinkIfExists(p: string): void {
@@ -85,29 +150,49 @@ export function unlinkIfExists(p: string): void {
   }
 }
 
-/** Existing files oldest first, base last. Read-only: tolerates the states of a rotation in flight. */
+/** Existing members oldest first, base last. Read-only: tolerates the states of a rotation in flight. */
 export function listChain(layout: ChainLayout): ChainFile[] {
   const files: ChainFile[] = [];
   for (let i = layout.backups.length - 1; i >= -1; i--) {
     const p = i < 0 ? layout.base : (layout.backups[i] as string);
-    const st = statFile(p);
-    if (st?.isFile() === true) files.push({ path: p, ino: st.ino, size: Number(st.size) });
+    const st = entryAt(p);
+    if (st !== undefined && foreignKind(st) === undefined) files.push({ path: p, ino: st.ino, size: Number(st.size) });
   }
   return files;
+}
+
+/** Reads up to buf.length bytes from the start of a file; returns the count (less at EOF). */
+function readHead(fd: number, buf: Buffer): number {
+  let got = 0;
+  while (got < buf.length) {
+    const n = fs.readSync(fd, buf, got, buf.length - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }
 
 /**
  * The index as inode -> stream start. Later lines win (inode numbers get reused); a torn line is
  * skipped, and so is a last line without its newline (a torn append may have cut its number short).
+ * An index that is not a member, or too big to be one the writer wrote, counts as absent.
  */
 export function readIndex(layout: ChainLayout): Map<bigint, number> {
   const records = new Map<bigint, number>();
+  let opened: { fd: number; st: fs.BigIntStats };
+  try {
+    opened = openMember(layout.index, O_RDONLY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || isUnsafeMember(err)) return records;
+    throw err;
+  }
   let text: string;
   try {
-    text = fs.readFileSync(layout.index, 'latin1');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return records;
-    throw err;
+    if (opened.st.size > MAX_INDEX_BYTES) return records;
+    const buf = Buffer.allocUnsafe(Number(opened.st.size));
+    text = buf.toString('latin1', 0, readHead(opened.fd, buf));
+  } finally {
+    fs.closeSync(opened.fd);
   }
   const lines = text.split('\n');
   lines.pop();
@@ -123,10 +208,22 @@ export function formatRecord(ino: bigint, start: number): string {
   return `${ino} ${start}\n`;
 }
 
-/** Creates an empty file with exactly `mode` (umask does not apply); returns the open O_APPEND fd. */
-export function createFile(p: string, mode: number, exclusive: boolean): number {
-  const { O_WRONLY, O_CREAT, O_APPEND, O_EXCL, O_TRUNC } = fs.constants;
-  const fd = fs.openSync(p, O_WRONLY | O_CREAT | O_APPEND | (exclusive ? O_EXCL : O_TRUNC), mode);
+/**
+ * Creates a fresh, empty member with exactly `mode` (umask does not apply); returns the open
+ * O_APPEND fd. O_CREAT|O_EXCL never opens what is already there, nor a symlink's target. With
+ * `replace`, an entry already at the name (a temp file a kill left, or anything planted) is
+ * unlinked first: the name only.
+ */
+export function createFile(p: string, mode: number, replace: boolean): number {
+  const flags = O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW;
+  let fd: number;
+  try {
+    fd = fs.openSync(p, flags, mode);
+  } catch (err) {
+    if (!replace || (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    unlinkIfExists(p);
+    fd = fs.openSync(p, flags, mode);
+  }
   try {
     fs.fchmodSync(fd, mode);
   } catch (err) {
@@ -157,8 +254,34 @@ function removeChain(layout: ChainLayout): number {
 /** One past the last contiguous backup slot in use, counting slots beyond maxBackups (a shrunk config). */
 function extraSlotsEnd(layout: ChainLayout): number {
   let slot = layout.backups.length;
-  while (statFile(slotPath(layout, slot)) !== undefined) slot++;
+  while (entryAt(slotPath(layout, slot)) !== undefined) slot++;
   return slot;
+}
+
+/**
+ * Clears the chain's names of what is not the chain's own, before recovery moves anything. The
+ * base is the name the caller asked for: anything but a member there is refused. So is a directory
+ * at any name (removing it would mean reaching into it). Anything else at a backup or hidden name
+ * (a symlink, a FIFO, a socket, a device, a file with a name elsewhere too) is unlinked: the name,
+ * never what it points to. Names the chain itself shares (hard-linked duplicates) are left to the
+ * recovery. A refusal changes nothing.
+ */
+function evictForeign(layout: ChainLayout): void {
+  const chainNames = [layout.base];
+  for (let slot = 0, end = extraSlotsEnd(layout); slot < end; slot++) chainNames.push(slotPath(layout, slot));
+  const found: [string, fs.BigIntStats | undefined][] = chainNames.map((p) => [p, entryAt(p)]);
+  const ownNames = new Map<bigint, bigint>();
+  for (const [, st] of found) if (st?.isFile() === true) ownNames.set(st.ino, (ownNames.get(st.ino) ?? 0n) + 1n);
+  for (const p of [layout.newBase, layout.index, layout.indexTmp]) found.push([p, entryAt(p)]);
+  const foreign: string[] = [];
+  for (const [p, st] of found) {
+    if (st === undefined) continue;
+    const kind = foreignKind(st, ownNames.get(st.ino) ?? 1n);
+    if (kind === undefined) continue;
+    if (p === layout.base || st.isDirectory()) throw unsafeMember(p, kind);
+    foreign.push(p);
+  }
+  for (const p of foreign) unlinkIfExists(p);
 }
 
 /**
@@ -170,20 +293,21 @@ function extraSlotsEnd(layout: ChainLayout): number {
  * was written to it), a stray index temp file (a torn rewrite, or the old index just exchanged out:
  * removed either way, the index in place is whole). Hard-linked duplicates, which rename never makes but other tools may, keep
  * their newest name only. Backups beyond maxBackups (a shrunk config) are removed oldest first.
+ * Entries that are not members are dealt with first (evictForeign()): refused, or their names removed.
  */
 export function recoverChain(layout: ChainLayout, mode: number, truncate: boolean, maxSize: number): number {
+  evictForeign(layout);
   const truncatedAt = truncate ? removeChain(layout) : 0;
   unlinkIfExists(layout.indexTmp);
   const end = extraSlotsEnd(layout);
   for (let slot = end - 1; slot >= layout.backups.length; slot--) unlinkIfExists(slotPath(layout, slot));
 
   const seen = new Set<bigint>();
-  const baseStat = statFile(layout.base);
+  const baseStat = entryAt(layout.base);
   if (baseStat !== undefined) seen.add(baseStat.ino);
   const present: string[] = [];
   for (const p of layout.backups) {
-    const st = statFile(p);
-    // Only regular files are ours to move; anything else stays put (a rotation onto it fails, counted).
+    const st = entryAt(p);
     if (st?.isFile() !== true) continue;
     if (seen.has(st.ino)) {
       unlinkIfExists(p);
@@ -198,7 +322,7 @@ export function recoverChain(layout: ChainLayout, mode: number, truncate: boolea
   });
 
   if (baseStat === undefined) {
-    if (statFile(layout.newBase) !== undefined) fs.renameSync(layout.newBase, layout.base);
+    if (entryAt(layout.newBase)?.isFile() === true) fs.renameSync(layout.newBase, layout.base);
     else createLostBase(layout, mode, truncatedAt, maxSize);
   } else {
     unlinkIfExists(layout.newBase);
@@ -223,10 +347,15 @@ function createLostBase(layout: ChainLayout, mode: number, floor: number, maxSiz
   let start = starts === undefined || last === undefined ? floor : (starts[chain.length - 1] as number) + last.size;
   for (const known of records.values()) start = Math.max(start, known + (maxSize > 0 ? maxSize : UNBOUNDED_LOST_BASE));
   start = Math.max(start, floor);
-  const fd = createFile(layout.base, mode, true);
+  const fd = createFile(layout.base, mode, false);
   try {
     const ino = fs.fstatSync(fd, { bigint: true }).ino;
-    fs.appendFileSync(layout.index, formatRecord(ino, start), { mode });
+    const index = openMember(layout.index, O_WRONLY | O_APPEND | O_CREAT, mode);
+    try {
+      fs.writeSync(index.fd, formatRecord(ino, start));
+    } finally {
+      fs.closeSync(index.fd);
+    }
   } catch {
     // Advisory, like every index write: without it the base is placed after its predecessors.
   } finally {
@@ -298,7 +427,12 @@ export function rewriteIndex(layout: ChainLayout, mode: number, fallbackStart = 
     text += formatRecord(f.ino, starts[i] as number);
   });
   try {
-    fs.writeFileSync(layout.indexTmp, text, { mode });
+    const fd = createFile(layout.indexTmp, mode, true);
+    try {
+      fs.writeFileSync(fd, text);
+    } finally {
+      fs.closeSync(fd);
+    }
     installIndex(layout);
   } catch {
     try {

@@ -1,8 +1,20 @@
 // The reader of a rotating file: position-aware, binary-safe, and honest about rotated-away bytes.
-// It never changes the chain, so it may run beside a live writer (in any process).
+// It never changes the chain, so it may run beside a live writer (in any process). What is not a
+// member of the chain (a symlink, a hard link to a file elsewhere, a FIFO...: see chain.ts) is
+// skipped as missing, never opened through.
 import { constants as bufferConstants } from 'node:buffer';
 import fs from 'node:fs';
-import { type ChainFile, type ChainLayout, type ChainOptions, chainLayout, chainStarts, listChain, readIndex } from './chain.js';
+import {
+  type ChainFile,
+  type ChainLayout,
+  type ChainOptions,
+  chainLayout,
+  chainStarts,
+  isUnsafeMember,
+  listChain,
+  openMember,
+  readIndex,
+} from './chain.js';
 import { RotatingFileError, invalidArgument } from './errors.js';
 import { type Position, START } from './position.js';
 
@@ -176,15 +188,16 @@ export class RotatingFileReader {
       const f = snap.files[i] as ChainFile;
       const at = (): Position => ({ inode: f.ino, offset: (snap.starts[i] as number) + offset });
       let fd: number;
+      let st: fs.BigIntStats;
       try {
-        fd = fs.openSync(f.path, 'r');
+        ({ fd, st } = openMember(f.path, fs.constants.O_RDONLY));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { got, at: at(), moved: true };
+        // Gone, or something else took the name since the listing (a listing again skips it).
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || isUnsafeMember(err)) return { got, at: at(), moved: true };
         throw err;
       }
       let size: number;
       try {
-        const st = fs.fstatSync(fd, { bigint: true });
         if (st.ino !== f.ino) return { got, at: at(), moved: true };
         size = Number(st.size);
         const want = Math.min(size - offset, maxLen - got);

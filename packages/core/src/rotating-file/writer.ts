@@ -4,7 +4,7 @@
 // Synchronous page-cache writes, like virtlogd: a log write is a memcpy into the page cache and
 // the daemon has nothing better to do meanwhile. Everything that can be decided at open is.
 import fs from 'node:fs';
-import { read as readFd, splice, tee } from '../native/index.js';
+import { read as readFd, setNonblock, splice, tee } from '../native/index.js';
 import {
   type ChainLayout,
   type ChainOptions,
@@ -12,11 +12,12 @@ import {
   chainLayout,
   createFile,
   formatRecord,
+  openMember,
   recoverChain,
   rewriteIndex,
   unlinkIfExists,
 } from './chain.js';
-import { RotatingFileError, invalidArgument } from './errors.js';
+import { RotatingFileError, invalidArgument, unsafeMember } from './errors.js';
 import type { PipeScratch } from './pipe-scratch.js';
 import type { Position } from './position.js';
 
@@ -86,6 +87,22 @@ function readExactly(fd: number, buf: Buffer, len: number): void {
   }
 }
 
+/**
+ * Opens a member the writer keeps (see openMember() in chain.ts), made blocking again: O_NONBLOCK
+ * only guards the open. With `ino`, it must still be the file the writer has open under that name.
+ */
+function openKept(p: string, flags: number, mode: number, ino?: bigint): { fd: number; st: fs.BigIntStats } {
+  const opened = openMember(p, flags, mode);
+  try {
+    if (ino !== undefined && opened.st.ino !== ino) throw unsafeMember(p, 'no longer the file open for writing');
+    setNonblock(opened.fd, false);
+  } catch (err) {
+    closeQuietly(opened.fd);
+    throw err;
+  }
+  return opened;
+}
+
 export class RotatingFileWriter {
   readonly path: string;
   readonly maxSize: number;
@@ -136,7 +153,11 @@ export class RotatingFileWriter {
     this.openChain(opts.truncate === true);
   }
 
-  /** Recovers the chain (see chain.ts) and opens its base. Throws what the file system says. */
+  /**
+   * Recovers the chain (see chain.ts) and opens its base. Throws LW_ERR_ROTATING_FILE_UNSAFE_MEMBER
+   * when the base, or any name of the chain as a directory, holds what is not the chain's own;
+   * otherwise what the file system says.
+   */
   static open(file: string, opts: RotatingFileWriterOptions = {}): RotatingFileWriter {
     return new RotatingFileWriter(file, opts);
   }
@@ -285,20 +306,20 @@ export class RotatingFileWriter {
     this.start = recoverChain(this.layout, this.mode, truncate, this.maxSize);
     const { O_WRONLY, O_APPEND, O_CREAT } = fs.constants;
     try {
-      this.fd = fs.openSync(this.layout.base, O_WRONLY | O_APPEND);
-      const st = fs.fstatSync(this.fd, { bigint: true });
+      const { fd, st } = openKept(this.layout.base, O_WRONLY | O_APPEND, this.mode);
+      this.fd = fd;
       this.ino = st.ino;
       this.size = Number(st.size);
       this.cap = this.limit;
       this.lastByte = this.size > 0 ? this.byteAt(this.size - 1) : NEWLINE;
-      if (this.usesSplice) this.spliceFd = fs.openSync(this.layout.base, O_WRONLY);
+      if (this.usesSplice) this.spliceFd = openKept(this.layout.base, O_WRONLY, this.mode, this.ino).fd;
     } catch (err) {
       this.closeFiles();
       throw err;
     }
     this.indexAppends = 0;
     try {
-      this.indexFd = fs.openSync(this.layout.index, O_WRONLY | O_APPEND | O_CREAT, this.mode);
+      this.indexFd = openKept(this.layout.index, O_WRONLY | O_APPEND | O_CREAT, this.mode).fd;
     } catch {
       // Advisory (see appendIndex()); the next open tries again.
       this.indexFd = -1;
@@ -322,7 +343,7 @@ export class RotatingFileWriter {
     this.usesSplice = true;
     if (this.fd < 0) return;
     try {
-      this.spliceFd = fs.openSync(this.layout.base, fs.constants.O_WRONLY);
+      this.spliceFd = openKept(this.layout.base, fs.constants.O_WRONLY, this.mode, this.ino).fd;
     } catch (err) {
       this.failure = errorCode(err);
       this.closeFiles();
@@ -334,7 +355,9 @@ export class RotatingFileWriter {
     const one = Buffer.alloc(1);
     let fd = -1;
     try {
-      fd = fs.openSync(this.layout.base, 'r');
+      const opened = openMember(this.layout.base, fs.constants.O_RDONLY);
+      fd = opened.fd;
+      if (opened.st.ino !== this.ino) return NEWLINE;
       return fs.readSync(fd, one, 0, 1, offset) === 1 ? (one[0] as number) : NEWLINE;
     } catch {
       return NEWLINE;
@@ -355,11 +378,11 @@ export class RotatingFileWriter {
     let fd = -1;
     let spliceFd = -1;
     try {
-      fd = createFile(L.newBase, this.mode, false);
+      fd = createFile(L.newBase, this.mode, true);
       const ino = fs.fstatSync(fd, { bigint: true }).ino;
       const start = this.start + this.size;
       this.appendIndex(ino, start);
-      if (this.usesSplice) spliceFd = fs.openSync(L.newBase, fs.constants.O_WRONLY);
+      if (this.usesSplice) spliceFd = openKept(L.newBase, fs.constants.O_WRONLY, this.mode, ino).fd;
       // No rename replaces a file: on ext4 one that does writes the renamed file back at once
       // (auto_da_alloc) and frees the replaced one, ~1 ms per rotation measured here against
       // ~0.3 ms for unlink + renames; bench/pipe-to-rotating-file.ts on ext4 went from 552 to
@@ -389,7 +412,7 @@ export class RotatingFileWriter {
       closeQuietly(this.indexFd);
       this.indexAppends = 0;
       try {
-        this.indexFd = fs.openSync(L.index, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+        this.indexFd = openKept(L.index, fs.constants.O_WRONLY | fs.constants.O_APPEND, this.mode).fd;
       } catch {
         // Advisory, like appendIndex(): the next open() recreates it.
         this.indexFd = -1;

@@ -182,6 +182,7 @@ test('files are created 0600 (umask does not widen or narrow it) and opened O_AP
   t.is(flags.length, 1, 'one fd on the base');
   t.not((flags[0] ?? 0) & 0o2000, 0, 'O_APPEND');
   t.not((flags[0] ?? 0) & 0o2000000, 0, 'O_CLOEXEC');
+  t.is((flags[0] ?? 0) & 0o4000, 0, 'not O_NONBLOCK: that flag only guards the open against a FIFO');
   w.close();
 
   const w2 = RotatingFileWriter.open(path.join(dir, 'other'), { mode: 0o640 });
@@ -217,10 +218,11 @@ test('bad options and arguments are rejected with a coded error', (t) => {
 
 test('a failing rotation drops (counted), never throws, and logging resumes with one marker line', (t) => {
   const base = path.join(tempDir(t), 'log');
-  // A non-empty directory where the backup must go makes rename(base, base.0) fail.
+  const w = RotatingFileWriter.open(base, { maxSize: 100, maxBackups: 1 });
+  // A non-empty directory in the backup slot: the rotation cannot drop it (EISDIR), and the
+  // recovery that runs before the next write refuses it (open() would have refused it at once).
   fs.mkdirSync(`${base}.0`);
   fs.writeFileSync(path.join(`${base}.0`, 'keep'), 'x');
-  const w = RotatingFileWriter.open(base, { maxSize: 100, maxBackups: 1 });
   t.is(w.write(Buffer.from(`${'a'.repeat(99)}\n`)), 100);
   t.is(w.write(Buffer.from(`${'b'.repeat(39)}\n`)), 0, 'the file is full and cannot rotate');
   t.is(w.write(Buffer.from('c'.repeat(30))), 0);
@@ -231,16 +233,16 @@ test('a failing rotation drops (counted), never throws, and logging resumes with
   t.is(w.write(Buffer.from('d\n')), 2);
   t.like(w.stats, { bytesDropped: 70, pendingDropped: 0, markers: 1 });
   const text = fs.readFileSync(base, 'latin1');
-  t.is(text, '[logwarden: dropped 70 bytes: EISDIR]\nd\n');
+  t.is(text, '[logwarden: dropped 70 bytes: EISDIR,LW_ERR_ROTATING_FILE_UNSAFE_MEMBER]\nd\n');
   t.is(fs.readFileSync(`${base}.0`, 'latin1'), `${'a'.repeat(99)}\n`);
   w.close();
 });
 
 test('the marker starts on a line of its own and never makes a file exceed maxSize', (t) => {
   const base = path.join(tempDir(t), 'log');
+  const w = RotatingFileWriter.open(base, { maxSize: 60, maxBackups: 1 });
   fs.mkdirSync(`${base}.0`);
   fs.writeFileSync(path.join(`${base}.0`, 'keep'), 'x');
-  const w = RotatingFileWriter.open(base, { maxSize: 60, maxBackups: 1 });
   w.write(Buffer.from('x'.repeat(50)));
   w.write(Buffer.from('y'.repeat(20)));
   t.is(w.stats.pendingDropped, 10);
