@@ -14,6 +14,8 @@ export const ROTATING_FILE_ERRORS = {
    * hard link to a file elsewhere, a directory, a FIFO...) and cannot simply be removed: see chain.ts.
    */
   LW_ERR_ROTATING_FILE_UNSAFE_MEMBER: 'chain member is not a regular file of its own',
+  /** writeFromPipe(): the pipe held fewer bytes than tee had shown (another reader drains it). */
+  LW_ERR_ROTATING_FILE_PIPE_SHORT: 'pipe held fewer bytes than it had shown',
 } as const;
 
 export type RotatingFileErrorCode = keyof typeof ROTATING_FILE_ERRORS;

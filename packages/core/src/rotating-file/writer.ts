@@ -77,12 +77,14 @@ function cutLength(data: Uint8Array, off: number, room: number): number {
   return nl >= 0 ? nl + 1 : room;
 }
 
-/** Reads exactly len bytes that are known to be in the pipe. */
+/** Reads exactly len bytes that tee showed in the pipe; fewer means someone else reads it too. */
 function readExactly(fd: number, buf: Buffer, len: number): void {
   let got = 0;
   while (got < len) {
     const n = readFd(fd, buf, got, len - got);
-    if (n === null || n === 0) throw new Error(`pipe held ${got} of ${len} bytes it had shown`);
+    if (n === null || n === 0) {
+      throw new RotatingFileError('LW_ERR_ROTATING_FILE_PIPE_SHORT', `${got} of ${len} bytes (does another reader drain the pipe?)`);
+    }
     got += n;
   }
 }
@@ -278,10 +280,11 @@ export class RotatingFileWriter {
     } catch (err) {
       if (!isFileError(err)) throw err;
       this.failure = errorCode(err);
+      this.written += done;
+      // Before the drain below reuses buf: the marker's leading newline depends on this byte.
+      if (done > 0) this.lastByte = buf[done - 1] as number;
       readExactly(pipeFd, buf, n - done);
       this.drop(n - done);
-      this.written += done;
-      if (done > 0) this.lastByte = buf[done - 1] as number;
       return n;
     }
     this.written += done;

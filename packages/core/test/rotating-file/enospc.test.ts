@@ -1,10 +1,10 @@
 // ENOSPC on a real, small file system: a 1 MiB tmpfs mounted in a private mount namespace
-// (unshare --mount, so nothing leaks to the host). Needs root; outside CI it skips without.
+// (unshare --mount, so nothing leaks to the host). Needs root and unshare: outside CI it skips
+// without them (the reason in its title); under CI=true their absence fails it.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import test from 'ava';
-import { here, tempDir } from './helpers.js';
+import { here, tempDir, testNeeding } from './helpers.js';
 
 const fixture = path.join(here, 'fixtures', 'enospc-writer.js');
 
@@ -26,11 +26,9 @@ interface Report {
   chain: string;
 }
 
-const reason = process.env.CI === 'true' ? undefined : unavailable();
 const title = 'ENOSPC on a real 1 MiB tmpfs: writes are dropped and counted, then one marker line records them';
-const run = reason === undefined ? test : test.skip;
 
-run(reason === undefined ? title : `${title} (skipped: ${reason})`, async (t) => {
+testNeeding(title, unavailable(), async (t) => {
   const dir = tempDir(t);
   const script = 'mount -t tmpfs -o size=1m lw-enospc "$1" && exec "$2" "$3" "$1"';
   const child = spawn('unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, 'sh', dir, process.execPath, fixture], {

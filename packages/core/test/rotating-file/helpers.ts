@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import test from 'ava';
 import type { ExecutionContext } from 'ava';
 
 export function tempDir(t: ExecutionContext): string {
@@ -61,3 +62,20 @@ export function patternBytes(len: number, seed = 1): Buffer {
 }
 
 export const here = path.dirname(new URL(import.meta.url).pathname);
+
+/**
+ * A test that needs something this machine may lack (root, a tool). `missing` says what is missing,
+ * or is undefined: outside CI the test is then skipped with the reason in its title; under CI=true a
+ * missing capability fails it.
+ */
+export function testNeeding(title: string, missing: string | undefined, fn: (t: ExecutionContext) => void | Promise<void>): void {
+  if (missing === undefined) {
+    test(title, fn);
+  } else if (process.env.CI === 'true') {
+    test(title, (t) => {
+      t.fail(`required under CI=true: ${missing}`);
+    });
+  } else {
+    test.skip(`${title} (skipped: ${missing})`, fn);
+  }
+}

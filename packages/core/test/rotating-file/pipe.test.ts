@@ -1,11 +1,14 @@
 // writeFromPipe(): real pipes, tee + read to decide the cut, splice to move only what was decided.
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import test from 'ava';
 import { close, pipe, read, write } from '../../src/native/index.js';
-import { PipeScratch, RotatingFileReader, RotatingFileWriter, START } from '../../src/rotating-file/index.js';
+import { PipeScratch, RotatingFileError, RotatingFileReader, RotatingFileWriter, START } from '../../src/rotating-file/index.js';
 import type { RotatingFileWriter as Writer } from '../../src/rotating-file/index.js';
-import { chainContent, patternBytes, tempDir } from './helpers.js';
+import { chainContent, here, patternBytes, tempDir, testNeeding } from './helpers.js';
 
 function openPipe(t: { teardown: (fn: () => void) => void }): { readFd: number; writeFd: number; closeWrite: () => void } {
   const p = pipe({ size: 1024 * 1024 });
@@ -159,6 +162,70 @@ test('a pipe whose file cannot take bytes is drained and counted, then one marke
   t.is(fs.readFileSync(base, 'latin1'), '[logwarden: dropped 50 bytes: LW_ERR_ROTATING_FILE_UNSAFE_MEMBER]\nback\n');
   t.like(w.stats, { bytesDropped: 50, pendingDropped: 0, markers: 1 });
   w.close();
+});
+
+function noPrlimit(): string | undefined {
+  const probe = spawnSync('prlimit', ['--fsize=1000', 'true'], { encoding: 'latin1' });
+  if (probe.error !== undefined) return `no prlimit (${probe.error.message})`;
+  return probe.status === 0 ? undefined : `prlimit fails: ${probe.stderr.trim()}`;
+}
+
+testNeeding('a splice error after bytes without a newline: the marker still starts a line of its own', noPrlimit(), (t) => {
+  const dir = tempDir(t);
+  const child = spawnSync('prlimit', ['--fsize=930', process.execPath, path.join(here, 'fixtures', 'fsize-writer.js'), dir], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  t.is(child.status, 0, child.stderr);
+  const r = JSON.parse(child.stdout) as {
+    first: number;
+    second: number;
+    afterError: { bytesWritten: number; bytesDropped: number };
+    base: string;
+    backup: string;
+  };
+  t.is(r.first, 60, 'all 60 bytes left the pipe: 30 written, 30 dropped');
+  t.deepEqual(r.afterError, { bytesWritten: 930, bytesDropped: 30 });
+  t.is(r.backup, `${'x'.repeat(900)}${'y'.repeat(30)}`, 'the file ends mid-line');
+  t.is(r.base, '\n[logwarden: dropped 30 bytes: EFBIG]\nnext\n');
+  t.is(r.second, 5);
+});
+
+test('a pipe drained by someone else between tee and read is a coded error', async (t) => {
+  const base = path.join(tempDir(t), 'log');
+  const p = openPipe(t);
+  const scratch = scratchFor(t);
+  const w = RotatingFileWriter.open(base, { maxSize: 1000, maxBackups: 1 });
+  t.teardown(() => {
+    w.close();
+  });
+  // A thread that keeps reading the scratch pipe: sooner or later it takes a tee'd copy first.
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const thief = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.native).then(({ read }) => {
+      const buf = Buffer.alloc(65536);
+      parentPort.postMessage('ready');
+      while (Atomics.load(workerData.stop, 0) === 0) read(workerData.fd, buf);
+    });`,
+    { eval: true, workerData: { native: new URL('../../src/native/index.js', import.meta.url).href, fd: scratch.readFd, stop } },
+  );
+  await once(thief, 'message');
+  const line = Buffer.from('fifteen bytes.\n');
+  let caught: unknown;
+  const deadline = Date.now() + 60_000;
+  while (caught === undefined && Date.now() < deadline) {
+    put(p.writeFd, line);
+    try {
+      drain(w, p.readFd, scratch);
+    } catch (err) {
+      caught = err;
+    }
+  }
+  Atomics.store(stop, 0, 1);
+  await once(thief, 'exit');
+  t.true(caught instanceof RotatingFileError, String(caught));
+  t.is((caught as { code?: unknown }).code, 'LW_ERR_ROTATING_FILE_PIPE_SHORT');
 });
 
 test('PipeScratch rejects a bad window with a coded error', (t) => {
