@@ -1,10 +1,13 @@
 // Property: for any sizes and contents of writes, the files read oldest to newest are exactly the
-// tail of everything written, no file exceeds maxSize, and a cut that could fall after a newline does.
+// tail of everything written, no file exceeds maxSize, and a cut that could fall after a newline does;
+// for write() and for writeFromPipe(), the daemon's path (a real pipe, tee + splice).
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
-import { RotatingFileReader, RotatingFileWriter, START } from '../../src/rotating-file/index.js';
+import { close, pipe, write } from '../../src/native/index.js';
+import { PipeScratch, RotatingFileReader, RotatingFileWriter, START } from '../../src/rotating-file/index.js';
+import type { Position } from '../../src/rotating-file/index.js';
 import { chainContent, tempDir } from './helpers.js';
 
 // Bytes that are newlines often enough for cuts to have a choice, NUL included.
@@ -52,6 +55,84 @@ test('the chain always holds the tail of what was written, no file over maxSize'
       },
     ),
     { numRuns: 150 },
+  );
+  t.pass();
+});
+
+test('writeFromPipe: the same invariants for random chunks through a real pipe, positions exact and monotonic', (t) => {
+  const root = tempDir(t);
+  let run = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 200 }),
+      fc.integer({ min: 0, max: 4 }),
+      fc.constantFrom<0 | 1>(0, 1),
+      // Small windows take the splice-only path far from the limit, large ones tee nearly every byte.
+      fc.integer({ min: 1, max: 300 }),
+      // Batches of chunks written into the pipe before the writer drains it.
+      fc.array(fc.array(chunk, { minLength: 1, maxLength: 5 }), { maxLength: 25 }),
+      (maxSize, maxBackups, firstBackupIndex, window, batches) => {
+        const dir = path.join(root, `pipe-${run++}`);
+        fs.mkdirSync(dir);
+        const base = path.join(dir, 'log');
+        const opts = { maxSize, maxBackups, firstBackupIndex };
+        const w = RotatingFileWriter.open(base, opts);
+        const scratch = PipeScratch.create({ window });
+        const p = pipe({ size: 64 * 1024 });
+        const positions: Position[] = [w.position];
+        const sent: Buffer[] = [];
+        let total = 0;
+        try {
+          for (const batch of batches) {
+            for (const data of batch) {
+              if (data.length > 0 && write(p.writeFd, data) !== data.length) return false;
+              sent.push(data);
+              total += data.length;
+            }
+            for (;;) {
+              const n = w.writeFromPipe(p.readFd, scratch);
+              positions.push(w.position);
+              if (n === null) break;
+              if (n <= 0) return false;
+            }
+            if (w.position.offset !== total || w.stats.bytesDropped !== 0) return false;
+          }
+          close(p.writeFd);
+          if (w.writeFromPipe(p.readFd, scratch) !== 0) return false;
+        } finally {
+          w.close();
+          scratch.close();
+          close(p.readFd);
+        }
+        for (let i = 1; i < positions.length; i++) {
+          if ((positions[i] as Position).offset < (positions[i - 1] as Position).offset) return false;
+        }
+        const all = Buffer.concat(sent);
+        const kept = chainContent(base, maxBackups, firstBackupIndex);
+        if (!kept.equals(all.subarray(all.length - kept.length))) return false;
+        const reader = new RotatingFileReader(base, opts);
+        // Every position the writer reported reads as exactly the rest of the stream, minus a gap.
+        for (const pos of positions.slice(1)) {
+          const r = reader.read(pos, all.length + 1);
+          if (r.gap < 0 || r.gap + r.data.length !== all.length - pos.offset) return false;
+          if (!r.data.equals(all.subarray(all.length - r.data.length))) return false;
+        }
+        const files = [base, ...Array.from({ length: maxBackups }, (_, i) => `${base}.${i + firstBackupIndex}`)];
+        for (const f of files) {
+          if (fs.existsSync(f) && fs.statSync(f).size > maxSize) return false;
+        }
+        for (const f of files.slice(1)) {
+          if (!fs.existsSync(f)) continue;
+          const content = fs.readFileSync(f);
+          if (content.length < maxSize && content.at(-1) !== 0x0a) return false;
+        }
+        const full = files.slice(1).every((f) => fs.existsSync(f));
+        if (!full && kept.length !== all.length) return false;
+        fs.rmSync(dir, { recursive: true });
+        return true;
+      },
+    ),
+    { numRuns: 120 },
   );
   t.pass();
 });
