@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   // in the tree has one home and one page (test/protocol/errors-docs.test.ts checks the sources).
   LW_ERR_NATIVE_SOCKET_CLOSED: { message: 'socket closed or at end of stream', retryable: false },
   LW_ERR_NATIVE_INVALID_ARGUMENT: { message: 'invalid argument to a native call', retryable: false },
+  LW_ERR_NATIVE_POLLER_CLOSED: { message: 'fd poller is closed', retryable: false },
   LW_ERR_ROTATING_FILE_INVALID_ARGUMENT: { message: 'invalid rotating file argument', retryable: false },
   LW_ERR_ROTATING_FILE_CLOSED: { message: 'rotating file is closed', retryable: false },
   LW_ERR_ROTATING_FILE_BAD_POSITION: { message: 'position beyond the end of its file', retryable: false },
