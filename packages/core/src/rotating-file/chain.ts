@@ -113,7 +113,7 @@ export function isUnsafeMember(err: unknown): boolean {
  * daemon does with a /proc/self/fd/N/ prefix); O_NONBLOCK: a FIFO cannot block the open; O_NOCTTY:
  * a terminal cannot become ours. fstat then checks what was really opened. Anything but a member is
  * LW_ERR_ROTATING_FILE_UNSAFE_MEMBER; other errors (ENOENT...) pass through. The fd keeps
- * O_NONBLOCK, which Linux ignores for regular files.
+ * O_NONBLOCK, which Linux ignores for regular files (the writer clears it on the fds it keeps).
  */
 export function openMember(p: string, flags: number, mode = DEFAULT_MODE): { fd: number; st: fs.BigIntStats } {
   let fd: number;
