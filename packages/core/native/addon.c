@@ -482,18 +482,59 @@ static char **get_strv(napi_env env, napi_value arr, const char *name) {
   return v;
 }
 
+/* An array of signal numbers, at most LW_MAX_SIGNALS. Returns the count, or -1 with an exception. */
+#define LW_MAX_SIGNALS 64
+static int get_signals(napi_env env, napi_value v, int out[LW_MAX_SIGNALS]) {
+  bool is_arr;
+  uint32_t n;
+  if (napi_is_array(env, v, &is_arr) != napi_ok || !is_arr) {
+    throw_type(env, "signals must be an array of signal numbers");
+    return -1;
+  }
+  napi_get_array_length(env, v, &n);
+  if (n > LW_MAX_SIGNALS) {
+    throw_range(env, "too many signals");
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value el;
+    if (napi_get_element(env, v, i, &el) != napi_ok || !get_int(env, el, "signals[i]", 1, 64, &out[i])) return -1;
+  }
+  return (int)n;
+}
+
+/* execve(path, argv, env, blockSignals?) -> only returns by throwing */
 static napi_value js_execve(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  get_args(env, info, 3, argv);
+  napi_value argv[4];
+  int block[LW_MAX_SIGNALS], nblock = 0;
+  get_args(env, info, 4, argv);
+  if (!is_undefined(env, argv[3]) && (nblock = get_signals(env, argv[3], block)) < 0) return NULL;
   char *path = get_cstring(env, argv[0], "path", 0, NULL);
   if (path == NULL) return NULL;
   char **args = get_strv(env, argv[1], "argv");
   char **envp = args == NULL ? NULL : get_strv(env, argv[2], "env");
-  int r = envp == NULL ? 0 : lw_execve(path, args, envp);
+  int r = envp == NULL ? 0 : lw_execve(path, args, envp, block, nblock);
   free(path);
   free_strv(args);
   free_strv(envp);
   return r < 0 ? throw_sys(env, r, "execve") : NULL;
+}
+
+/* blockedSignals(signals) -> boolean[] (which of them the calling thread blocks) */
+static napi_value js_blocked_signals(napi_env env, napi_callback_info info) {
+  napi_value argv[1], arr, el;
+  int sigs[LW_MAX_SIGNALS], blocked[LW_MAX_SIGNALS];
+  get_args(env, info, 1, argv);
+  int n = get_signals(env, argv[0], sigs);
+  if (n < 0) return NULL;
+  int r = lw_blocked_signals(sigs, n, blocked);
+  if (r < 0) return throw_sys(env, r, "pthread_sigmask");
+  napi_create_array_with_length(env, (size_t)n, &arr);
+  for (int i = 0; i < n; i++) {
+    napi_get_boolean(env, blocked[i] != 0, &el);
+    napi_set_element(env, arr, (uint32_t)i, el);
+  }
+  return arr;
 }
 
 /* ---------- files ---------- */
@@ -1039,6 +1080,7 @@ NAPI_MODULE_INIT() {
       {"pidfdOpen", js_pidfd_open},
       {"pidfdGetfd", js_pidfd_getfd},
       {"execve", js_execve},
+      {"blockedSignals", js_blocked_signals},
       {"renameat2", js_renameat2},
       {"socket", js_socket},
       {"socketpair", js_socketpair},

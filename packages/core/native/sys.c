@@ -1,6 +1,8 @@
 /* Syscall layer: plain C, no Node-API. Every function returns >= 0 or -errno. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,19 +130,34 @@ int lw_pidfd_getfd(int pidfd, int target_fd) {
 
 /* Node marks every inherited fd, stdio included, close-on-exec at startup
  * (uv_disable_stdio_inheritance); the new image must keep 0-2, so clear the flag there and put
- * it back if execve fails. */
-int lw_execve(const char *path, char *const argv[], char *const envp[]) {
+ * it back if execve fails. Signals in `block` stay blocked across the exec (the mask survives
+ * execve), so one arriving before the new image has its handlers is held pending instead of
+ * taking its default action (termination); the mask is restored if execve fails. */
+int lw_execve(const char *path, char *const argv[], char *const envp[], const int *block, int nblock) {
+  sigset_t set, old;
+  sigemptyset(&set);
+  for (int i = 0; i < nblock; i++) sigaddset(&set, block[i]);
   int saved[3];
   for (int fd = 0; fd < 3; fd++) {
     saved[fd] = fcntl(fd, F_GETFD);
     if (saved[fd] >= 0 && (saved[fd] & FD_CLOEXEC)) fcntl(fd, F_SETFD, saved[fd] & ~FD_CLOEXEC);
   }
+  pthread_sigmask(SIG_BLOCK, &set, &old);
   execve(path, argv, envp);
   int err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   for (int fd = 0; fd < 3; fd++) {
     if (saved[fd] >= 0 && (saved[fd] & FD_CLOEXEC)) fcntl(fd, F_SETFD, saved[fd]);
   }
   return -err;
+}
+
+int lw_blocked_signals(const int *sigs, int n, int *blocked) {
+  sigset_t cur;
+  int r = pthread_sigmask(SIG_BLOCK, NULL, &cur);
+  if (r != 0) return -r;
+  for (int i = 0; i < n; i++) blocked[i] = sigismember(&cur, sigs[i]) == 1;
+  return 0;
 }
 
 int lw_renameat2(const char *from, const char *to, unsigned flags) {

@@ -54,7 +54,8 @@ int lw_get_seals(int fd);
 
 int lw_pidfd_open(int pid);
 int lw_pidfd_getfd(int pidfd, int target_fd);
-int lw_execve(const char *path, char *const argv[], char *const envp[]);
+int lw_execve(const char *path, char *const argv[], char *const envp[], const int *block, int nblock);
+int lw_blocked_signals(const int *sigs, int n, int *blocked);
 
 /* renameat2(AT_FDCWD, from, AT_FDCWD, to, flags): RENAME_NOREPLACE / RENAME_EXCHANGE. */
 int lw_renameat2(const char *from, const char *to, unsigned flags);

@@ -80,7 +80,8 @@ export interface RawBinding {
   getSeals: (fd: number) => number;
   pidfdOpen: (pid: number) => number;
   pidfdGetfd: (pidfd: number, targetFd: number) => number;
-  execve: (path: string, argv: string[], env: string[]) => never;
+  execve: (path: string, argv: string[], env: string[], blockSignals?: number[]) => never;
+  blockedSignals: (signals: number[]) => boolean[];
   renameat2: (from: string, to: string, flags: number) => void;
   socket: (type: number, cloexec: boolean, nonblock: boolean) => number;
   socketpair: (type: number, cloexec: boolean, nonblock: boolean) => [number, number];

@@ -1,5 +1,6 @@
 // Typed wrappers over the addon calls: defaults, option objects, and the public shapes of
 // docs/native-api.md. Hot-path functions are the addon's own functions (no wrapper cost).
+import os from 'node:os';
 import { binding } from './binding.js';
 import type { FdEvent, FdPollerClass, FdPollerInstance } from './binding.js';
 
@@ -121,8 +122,23 @@ export const pidfdOpen: (pid: number) => number = binding.pidfdOpen;
 /** Copies fd targetFd out of the pidfd's process (needs ptrace rights). The copy is CLOEXEC;
  *  its O_NONBLOCK is the shared file's, so it is left as the owner set it. */
 export const pidfdGetfd: (pidfd: number, targetFd: number) => number = binding.pidfdGetfd;
-/** Replaces the process image; only returns by throwing (the process then goes on unchanged). */
-export const execve: (path: string, argv: string[], env: string[]) => never = binding.execve;
+function signalNumbers(signals: readonly NodeJS.Signals[]): number[] {
+  return signals.map((name) => os.constants.signals[name]);
+}
+
+/**
+ * Replaces the process image; only returns by throwing (the process then goes on unchanged).
+ * `blockSignals` stay blocked across the exec, so one that arrives before the new image has its
+ * handlers waits pending instead of killing it (Node itself keeps only SIGUSR1 blocked through its start-up).
+ */
+export function execve(path: string, argv: string[], env: string[], opts: { blockSignals?: readonly NodeJS.Signals[] } = {}): never {
+  return binding.execve(path, argv, env, signalNumbers(opts.blockSignals ?? []));
+}
+
+/** Whether the calling thread blocks each of these signals. */
+export function blockedSignals(signals: readonly NodeJS.Signals[]): boolean[] {
+  return binding.blockedSignals(signalNumbers(signals));
+}
 
 // ---- files ----
 

@@ -11,6 +11,7 @@ import {
   pidfdOpen,
   pipe,
   read,
+  blockedSignals,
   socketpair,
   write,
 } from '../../src/native/index.js';
@@ -100,4 +101,20 @@ test('execve of a missing path throws ENOENT and the process goes on', async (t)
   t.is(err.syscall, 'execve');
   t.throws(() => execve('/bin/echo', ['a\0b'], []), { code: 'ERR_INVALID_ARG_VALUE' });
   t.throws(() => execve('/bin/echo', 'echo' as unknown as string[], []), { code: 'ERR_INVALID_ARG_TYPE' });
+});
+
+test('signals blocked across execve wait pending instead of killing the new image', async (t) => {
+  const blocked = await run([fixture('exec-child'), 'usr1-blocked']);
+  t.is(blocked.code, 0);
+  t.is(blocked.stdout, 'survived\n');
+  const unblocked = await run([fixture('exec-child'), 'usr1-default']);
+  t.is(unblocked.code, null); // killed by SIGUSR1's default action
+  t.is(unblocked.stdout, '');
+});
+
+test('a failed execve restores the signal mask', async (t) => {
+  const r = await run([fixture('exec-child'), 'usr1-failed']);
+  t.is(r.code, 0);
+  t.is(r.stdout, 'blocked after a failed exec: false\n');
+  t.throws(() => blockedSignals(['NOPE' as NodeJS.Signals]), { code: 'ERR_INVALID_ARG_TYPE' });
 });

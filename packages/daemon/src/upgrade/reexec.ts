@@ -38,7 +38,11 @@ export function reexec(plan: ExecPlan, keepFds: readonly number[]): never {
       setCloexec(fd, false);
       cleared.push(fd);
     }
-    return execve(plan.path, plan.argv, plan.env);
+    // SIGUSR1 stays blocked across the exec: Node keeps it blocked from its first steps until its own
+    // handler is in, so a second upgrade request during the exec waits instead of ending the process
+    // and every pipe. (Node clears an inherited block of SIGHUP/SIGTERM/SIGINT early in its start-up,
+    // so blocking those here would not protect the new image: measured, see signals.test.ts.)
+    return execve(plan.path, plan.argv, plan.env, { blockSignals: ['SIGUSR1'] });
   } catch (err) {
     // A failed exec must not leave fds that a later child process (or exec) would inherit.
     for (const fd of cleared) setCloexec(fd, true);
