@@ -3,7 +3,7 @@
 // the pipe holds into the file with splice (bytes leave the pipe only once they are in the file),
 // so a kill at any instant loses nothing the guest wrote that the pipe still holds.
 import { closeSync, readdirSync, unlinkSync } from 'node:fs';
-import { close, FdPoller, getPipeSize, pipe, setNonblock, type FdEvent } from '@logwarden/core/native';
+import { close, FdPoller, getPipeSize, pipe, setNonblock, setPipeSize, type FdEvent } from '@logwarden/core/native';
 import { LwError } from '@logwarden/core/errors';
 import type { Domain, LogInfo, WirePosition } from '@logwarden/core/protocol';
 import {
@@ -112,6 +112,7 @@ export class LogHandler {
   readonly #lastWake = new WeakMap<Live, number>();
   readonly #capacity = new WeakMap<Live, number>();
   #taken = 0;
+  #pipeSizeRefused = false;
   observer: LogObserver | null = null;
 
   /** `settings` is read at each open, so a reload applies to logs opened after it. */
@@ -171,9 +172,18 @@ export class LogHandler {
     let fds: { readFd: number; writeFd: number };
     try {
       // The write end stays blocking: guests expect write() to wait, not to fail with EAGAIN.
-      fds = pipe({ nonblock: false, size: defaults.pipeSize });
+      fds = pipe({ nonblock: false });
+    } catch (err) {
+      writer.close();
+      closeSync(confined.dirFd);
+      throw ioError(rel, 'pipe', err);
+    }
+    try {
+      this.#sizePipe(fds.readFd, defaults.pipeSize);
       setNonblock(fds.readFd, true);
     } catch (err) {
+      close(fds.readFd);
+      close(fds.writeFd);
       writer.close();
       closeSync(confined.dirFd);
       throw ioError(rel, 'pipe', err);
@@ -229,26 +239,28 @@ export class LogHandler {
     this.#assertRunning();
     const rel = this.#root.normalize(req.path);
     const defaults = this.#settings();
-    const entry = this.#entry(rel, req.driver, req.domain, {
+    const settings = {
       maxSize: req.maxSize ?? defaults.maxSize,
       maxBackups: req.maxBackups ?? defaults.maxBackups,
       firstBackupIndex: defaults.firstBackupIndex,
-    });
+    };
     let n: number;
     let position: Position;
-    if (entry.live !== null) {
-      this.#drain(entry, DRAIN_LIMIT);
-    }
-    const live = entry.live;
+    const known = this.#entries.get(rel);
+    if (known?.live != null) this.#drain(known, DRAIN_LIMIT);
+    let entry: Entry;
+    const live = known?.live ?? null;
     if (live !== null) {
+      entry = this.#entry(rel, req.driver, req.domain, settings);
       n = live.writer.write(req.data);
       position = live.writer.position;
     } else {
-      // Not open: a writer just for this message, like virtlogd.
+      // Not open: a writer just for this message, like virtlogd. The log is listed only once its
+      // path passed confinement and its file opened: a refused path leaves no trace in list/stats.
       const confined = this.#root.confine(rel, { create: true });
       let writer: RotatingFileWriter;
       try {
-        writer = RotatingFileWriter.open(confined.fdPath, entry.settings);
+        writer = RotatingFileWriter.open(confined.fdPath, settings);
       } catch (err) {
         closeSync(confined.dirFd);
         throw ioError(rel, 'open', err);
@@ -256,6 +268,7 @@ export class LogHandler {
       n = writer.write(req.data);
       writer.close();
       closeSync(confined.dirFd);
+      entry = this.#entry(rel, req.driver, req.domain, settings);
       const stats = writer.stats;
       entry.bytesWritten += stats.bytesWritten;
       entry.bytesDropped += stats.bytesDropped;
@@ -418,6 +431,27 @@ export class LogHandler {
     if (this.#quietTimer !== null) clearTimeout(this.#quietTimer);
     this.#quietTimer = null;
     this.#scratch.close();
+  }
+
+  /**
+   * Asks for `size` bytes of pipe. An unprivileged daemon may be refused (EPERM): its pipes together
+   * are capped by /proc/sys/fs/pipe-user-pages-soft (64 MiB, i.e. 63 pipes of 1 MiB besides the
+   * rest) and one pipe by pipe-max-size. The pipe then keeps the size the kernel gave it: logging a
+   * guest through a small pipe beats refusing it. Said once, not per log.
+   */
+  #sizePipe(fd: number, size: number): void {
+    try {
+      setPipeSize(fd, size);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+      if (!this.#pipeSizeRefused) {
+        this.#pipeSizeRefused = true;
+        this.#logger.warn('pipe_size refused by the kernel (EPERM: pipe memory limit of an unprivileged user), new pipes keep the kernel default', {
+          pipeSize: size,
+          got: getPipeSize(fd),
+        });
+      }
+    }
   }
 
   #assertRunning(): void {

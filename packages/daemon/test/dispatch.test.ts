@@ -9,7 +9,7 @@ import { LwError, OPEN_FLAGS, POSITION_START, type ErrorCode, type FollowEvent }
 import { loadConfig } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
 import { Logger } from '../src/logger.js';
-import { domain, exited, sleep, spawnWriter, tempDir, until } from './helpers.js';
+import { domain, exited, needsRoot, sleep, spawnWriter, tempDir, testNeeding, until } from './helpers.js';
 
 interface Setup {
   daemon: Daemon;
@@ -127,10 +127,35 @@ test('unknown logs and escaping paths are coded errors', async (t) => {
   mkdirSync(join(dir, 'elsewhere'));
   symlinkSync(join(dir, 'elsewhere'), join(root, 'link'));
   await refused(t, s.inject('openLog', { driver: 'qemu', domain, path: 'link/x.log' }), 'LW_ERR_PATH_SYMLINK');
+  await refused(t, s.inject('append', { driver: 'qemu', domain, path: 'link/y.log', data: Buffer.from('x') }), 'LW_ERR_PATH_SYMLINK');
   t.deepEqual(readdirSync(join(dir, 'elsewhere')), []);
   // Absolute inside the root is the same log as relative.
   await s.inject('append', { driver: 'qemu', domain, path: join(root, 'abs.log'), data: Buffer.from('x\n') });
   t.is((await s.inject('getPosition', { path: 'abs.log' })).result.position.offset, 2);
+});
+
+test('refused openLog and append leave list and stats unchanged', async (t) => {
+  const { daemon, root, dir } = await setup(t);
+  const s = daemon.server;
+  await s.inject('append', { driver: 'qemu', domain, path: 'ok.log', data: Buffer.from('ok\n') });
+  const before = (await s.inject('list', {})).result.logs;
+  t.deepEqual(before.map((l) => l.path), ['ok.log']);
+  mkdirSync(join(dir, 'elsewhere'));
+  symlinkSync(join(dir, 'elsewhere'), join(root, 'evil'));
+  mkdirSync(join(root, 'adir.log'));
+  const attempts: [string, ErrorCode][] = [
+    ['evil/x.log', 'LW_ERR_PATH_SYMLINK'],
+    ['../x.log', 'LW_ERR_PATH_OUTSIDE_ROOT'],
+    ['adir.log', 'LW_ERR_PATH_NOT_REGULAR'],
+    ['ok.log/x.log', 'LW_ERR_PATH_NOT_REGULAR'],
+  ];
+  for (const [path, code] of attempts) {
+    await refused(t, s.inject('append', { driver: 'qemu', domain, path, data: Buffer.from('x') }), code);
+    await refused(t, s.inject('openLog', { driver: 'qemu', domain, path }), code);
+  }
+  t.deepEqual((await s.inject('list', {})).result.logs, before);
+  t.deepEqual((await s.inject('stats', {})).result.logs, before);
+  await refused(t, s.inject('stats', { path: 'evil/x.log' }), 'LW_ERR_LOG_NOT_FOUND');
 });
 
 test('removeLog deletes the whole chain and only a closed log', async (t) => {
@@ -274,8 +299,7 @@ test('upgrade is refused by an embedded daemon, which cannot re-exec', async (t)
 });
 
 // Needs root: a 64 KiB tmpfs is the only honest way to make the disk full.
-const asRoot = process.getuid?.() === 0;
-(asRoot ? test : test.skip)(`a full disk drops counted bytes, never stops the log, and a marker records the loss${asRoot ? '' : ' (skipped: needs root to mount a tmpfs)'}`, async (t) => {
+testNeeding('a full disk drops counted bytes, never stops the log, and a marker records the loss', needsRoot('mount a tmpfs'), async (t) => {
   const dir = tempDir(t);
   const mnt = join(dir, 'small');
   mkdirSync(mnt);

@@ -1,15 +1,37 @@
 // Shared by the daemon tests: a real logwardend process in a temp dir, bounded waits, writer children.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { close } from '@logwarden/core/native';
 import { LwError, RpcClient } from '@logwarden/core/protocol';
 
 export const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+/**
+ * A test that needs something this machine may lack (root, a tool). `missing` says what is missing,
+ * or is undefined: outside CI the test is then skipped with the reason in its title; under CI=true a
+ * missing capability fails it.
+ */
+export function testNeeding(title: string, missing: string | undefined, fn: (t: ExecutionContext) => void | Promise<void>): void {
+  if (missing === undefined) {
+    test(title, fn);
+  } else if (process.env.CI === 'true') {
+    test(title, (t) => {
+      t.fail(`required under CI=true: ${missing}`);
+    });
+  } else {
+    test.skip(`${title} (skipped: ${missing})`, fn);
+  }
+}
+
+/** What testNeeding is told when a test must run as root; undefined as root. */
+export function needsRoot(why: string): string | undefined {
+  return process.getuid?.() === 0 ? undefined : `needs root to ${why}`;
+}
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -66,15 +88,23 @@ export interface SpawnOptions {
   /** Created beforehand with this mode (the daemon makes it 0755 otherwise). */
   stateDirMode?: number;
   dir?: string;
+  /** Runs the daemon as this uid (and gid): the state dir is created owned by it (needs root). */
+  uid?: number;
 }
 
 /** Runs `node dist/src/main.js --state-dir DIR/state` and waits until it answers hello. */
 export async function spawnDaemon(t: ExecutionContext, opts: SpawnOptions = {}): Promise<RunningDaemon> {
   const dir = opts.dir ?? tempDir(t);
   const stateDir = join(dir, 'state');
-  if (opts.stateDirMode !== undefined) {
-    mkdirSync(stateDir, { mode: opts.stateDirMode });
-    chmodSync(stateDir, opts.stateDirMode);
+  if (opts.stateDirMode !== undefined || opts.uid !== undefined) {
+    const mode = opts.stateDirMode ?? 0o755;
+    mkdirSync(stateDir, { mode });
+    chmodSync(stateDir, mode);
+  }
+  if (opts.uid !== undefined) {
+    // The daemon's uid must reach its state dir through ours.
+    chmodSync(dir, 0o711);
+    chownSync(stateDir, opts.uid, opts.uid);
   }
   const args = [MAIN, '--state-dir', stateDir, ...(opts.args ?? [])];
   if (opts.config !== undefined) {
@@ -82,7 +112,8 @@ export async function spawnDaemon(t: ExecutionContext, opts: SpawnOptions = {}):
     writeFileSync(configPath, opts.config);
     args.push('--config', configPath);
   }
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid };
+  const proc = spawn(process.execPath, args, { ...ids, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.setEncoding('utf8').on('data', (s: string) => {
     stderr += s;

@@ -4,9 +4,9 @@ import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { close } from '@logwarden/core/native';
+import { close, write } from '@logwarden/core/native';
 import { LwError, RpcClient } from '@logwarden/core/protocol';
-import { domain, exited, FIXTURES, MAIN, sleep, spawnDaemon, tempDir, until } from './helpers.js';
+import { domain, exited, FIXTURES, MAIN, needsRoot, sleep, spawnDaemon, tempDir, testNeeding, until } from './helpers.js';
 
 function run(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000, cwd });
@@ -138,8 +138,7 @@ function connectAs(socketPath: string, uid: number): Promise<{ ok: boolean; code
   return exited(child).then(() => JSON.parse(out) as { ok: boolean; code?: string; uid: number });
 }
 
-const asRoot = process.getuid?.() === 0;
-(asRoot ? test : test.skip)(`a client whose uid is not allowed gets LW_ERR_AUTH_DENIED; allowed_uids lets it in${asRoot ? '' : ' (skipped: needs root to run a client as uid 65534)'}`, async (t) => {
+testNeeding('a client whose uid is not allowed gets LW_ERR_AUTH_DENIED; allowed_uids lets it in', needsRoot('run a client as uid 65534'), async (t) => {
   const dir = tempDir(t);
   // Reachable by uid 65534: traversable directories, a socket mode from the config.
   chmodSync(dir, 0o711);
@@ -157,4 +156,30 @@ const asRoot = process.getuid?.() === 0;
   await until(() => d.stderr().includes('configuration reloaded'), 'the reload');
   const allowed = await connectAs(d.socketPath, 65534);
   t.deepEqual(allowed, { ok: true, logs: 0, uid: 65534 } as typeof allowed);
+});
+
+// An unprivileged user's pipes share /proc/sys/fs/pipe-user-pages-soft (64 MiB): at the default
+// pipe_size of 1 MiB the 64th pipe is refused its size, which must not refuse the log.
+testNeeding('a daemon running as an unprivileged uid opens 200 logs past the pipe memory limit, warning once', needsRoot('run the daemon as uid 65534'), async (t) => {
+  const d = await spawnDaemon(t, { uid: 65534 });
+  const client = await d.connect();
+  const fds: number[] = [];
+  t.teardown(() => {
+    client.close();
+    for (const fd of fds) close(fd);
+  });
+  for (let i = 0; i < 200; i++) {
+    const open = await client.call('openLog', { driver: 'qemu', domain, path: `many/vm${i}.log` });
+    fds.push(open.fds[0] as number);
+  }
+  const logs = (await client.call('list', {})).result.logs;
+  t.is(logs.filter((l) => l.open).length, 200);
+  // Each pipe carries its guest's bytes, the small ones included.
+  const line = Buffer.from('still logged\n');
+  for (const i of [0, 62, 63, 64, 199]) t.is(write(fds[i] as number, line), line.length);
+  for (const i of [0, 62, 63, 64, 199]) {
+    t.is((await client.call('getPosition', { path: `many/vm${i}.log` })).result.position.offset, line.length, `vm${i}`);
+  }
+  t.is(readFileSync(join(d.logRoot, 'many/vm199.log'), 'utf8'), 'still logged\n');
+  t.is(d.stderr().match(/pipe_size refused/g)?.length, 1, d.stderr());
 });
