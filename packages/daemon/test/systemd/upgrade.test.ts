@@ -58,12 +58,12 @@ nspawnTest(test, 're-exec, systemctl restart and kill -9 mid-flood: the pipe com
     };
 
     const first = await connect();
-    const open = await first.call('openLog', { driver: 'qemu', domain: null, path: LOG, maxSize: 2 ** 32, maxBackups: 4 });
+    const open = await first.call('openLog', { driver: 'qemu', domain: null, path: LOG, maxSize: 2 ** 34, maxBackups: 1 });
     const [fd] = open.fds;
     if (fd === undefined) throw new Error('openLog returned no fd');
     const stopFile = join(work, 'stop');
     const reportFile = join(work, 'report.json');
-    const writer = spawnSeqWriter(fd, { stopFile, reportFile, maxBytes: 2 ** 30, batchBytes: 256 * 1024, pauseMs: 10 });
+    const writer = spawnSeqWriter(fd, { stopFile, reportFile, maxBytes: 2 ** 33, batchBytes: 256 * 1024, pauseMs: 0 });
     const writerDone = exited(writer);
     await flowing('the writer to start');
     const pid0 = await mainPid();
@@ -104,6 +104,7 @@ nspawnTest(test, 're-exec, systemctl restart and kill -9 mid-flood: the pipe com
     const seq = await checkSequence(conn.client ?? (await connect()), LOG, open.result.position);
     t.deepEqual(seq.errors, []);
     t.is(seq.lines, report.lines);
+    t.log(`${(report.lines * 64 / 2 ** 20).toFixed(0)} MiB in ${(report.elapsedMs / 1000).toFixed(1)} s, longest write ${report.maxStallMs.toFixed(0)} ms`);
     const journal = await c.journal('logwardend.service');
     t.regex(journal, /took over from the previous process from=fd-store logs=1/);
     t.regex(journal, /left the log pipes in the fd store logs=1/);
