@@ -15,7 +15,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RpcClient } from '@logwarden/core/protocol';
-import { sleep, until } from '../test/helpers.js';
+import { sleep, until } from '../test/wait.js';
 import { Container, daemonDir, nspawnUnavailable, waitFor } from '../test/systemd/harness.js';
 import { readReport, spawnSeqWriter, type WriterReport } from '../test/upgrade/helpers.js';
 import { LogwardendProcess } from './logwardend.js';

@@ -9,7 +9,7 @@ import { Daemon } from './daemon.js';
 import { daemonLogOutput } from './journal/index.js';
 import { Logger } from './logger.js';
 import { listenFds, Notifier } from './systemd/index.js';
-import { fromFdStore, installUpgrade, restoreInherited, type Inherited, type Resumed } from './upgrade/index.js';
+import { checkUpgrade, fromFdStore, installUpgrade, restoreInherited, type Inherited, type Resumed } from './upgrade/index.js';
 
 const USAGE = `Usage: logwardend [options]
 
@@ -22,6 +22,8 @@ Options:
   -v, --verbose          log debug messages
   -V, --version          print the version and exit
   -h, --help             print this help and exit
+      --check-upgrade    check that this image could take over from a running daemon (the state
+                         record on stdin, the configuration), then exit: 0 if it could, else 1
 
 Signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads the configuration, SIGUSR1 re-execs in place.
 `;
@@ -45,7 +47,11 @@ function version(): string {
   return pkg.version;
 }
 
-function parseFlags(argv: string[]): ConfigFlags | 'help' | 'version' {
+interface CheckUpgrade {
+  checkUpgrade: ConfigFlags;
+}
+
+function parseFlags(argv: string[]): ConfigFlags | CheckUpgrade | 'help' | 'version' {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -57,6 +63,7 @@ function parseFlags(argv: string[]): ConfigFlags | 'help' | 'version' {
       verbose: { type: 'boolean', short: 'v' },
       version: { type: 'boolean', short: 'V' },
       help: { type: 'boolean', short: 'h' },
+      'check-upgrade': { type: 'boolean' },
     },
   });
   if (values.help === true) return 'help';
@@ -70,7 +77,7 @@ function parseFlags(argv: string[]): ConfigFlags | 'help' | 'version' {
     flags.timeoutSec = Number(values.timeout);
   }
   if (values.verbose === true) flags.verbose = true;
-  return flags;
+  return values['check-upgrade'] === true ? { checkUpgrade: flags } : flags;
 }
 
 function usageError(message: string): LwError {
@@ -104,7 +111,7 @@ async function closeStrayInspector(logger: Logger): Promise<void> {
 export async function run(early: EarlyStart): Promise<number> {
   const held = early.resumed instanceof Error || early.resumed === null ? null : early.resumed.logger;
   if (held !== null) await closeStrayInspector(held);
-  let flags: ConfigFlags | 'help' | 'version';
+  let flags: ConfigFlags | CheckUpgrade | 'help' | 'version';
   try {
     flags = parseFlags(process.argv.slice(2));
   } catch (err) {
@@ -118,6 +125,15 @@ export async function run(early: EarlyStart): Promise<number> {
   if (flags === 'version') {
     process.stdout.write(`logwardend ${version()}\n`);
     return 0;
+  }
+  if ('checkUpgrade' in flags) {
+    try {
+      process.stdout.write(`logwardend ${version()}: upgrade check passed: ${checkUpgrade(flags.checkUpgrade)}\n`);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`logwardend: upgrade check failed: ${isLwError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
+      return 1;
+    }
   }
 
   // Under systemd, natively to journald (PRIORITY per message); else stderr (journal/log-output.ts).

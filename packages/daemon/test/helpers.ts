@@ -7,6 +7,11 @@ import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { close } from '@logwarden/core/native';
 import { LwError, RpcClient } from '@logwarden/core/protocol';
+import { until } from './wait.js';
+
+// The benchmarks use these too: they live apart because this module imports ava, which refuses to
+// load outside a test file.
+export { sleep, until } from './wait.js';
 
 export const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -31,17 +36,6 @@ export function testNeeding(title: string, missing: string | undefined, fn: (t: 
 /** What testNeeding is told when a test must run as root; undefined as root. */
 export function needsRoot(why: string): string | undefined {
   return process.getuid?.() === 0 ? undefined : `needs root to ${why}`;
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `cond` until it holds (bounded generously: these machines are loaded). */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 export function tempDir(t: ExecutionContext, prefix = 'lw-daemon-'): string {

@@ -29,6 +29,23 @@ export function planReexec(extraEnv: Record<string, string>): ExecPlan {
   return { path, argv, env: Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])) };
 }
 
+// Variables that hand this process's fds, service-manager channels or state over: the canary owns
+// none of them and must not act on them.
+const HANDOVER_ENV = ['LOGWARDEN_UPGRADE_STATE', 'LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'];
+
+/**
+ * The program and arguments planReexec would exec, with `flag` added, for a child run of the new
+ * image (upgrade/canary.ts). No inspector flags: the child would fight this process for its port
+ * (or, with --inspect-brk, wait for a debugger).
+ */
+export function canaryPlan(flag: string): { path: string; args: string[]; env: NodeJS.ProcessEnv } {
+  const override = process.env[UPGRADE_EXEC_ENV];
+  const path = override !== undefined && override !== '' ? override : process.execPath;
+  const nodeFlags = process.execArgv.filter((f) => !f.startsWith('--inspect'));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !HANDOVER_ENV.includes(name)));
+  return { path, args: [...nodeFlags, ...process.argv.slice(1), flag], env };
+}
+
 /** Never returns normally; throws the execve SysError after restoring CLOEXEC on `keepFds`. */
 export function reexec(plan: ExecPlan, keepFds: readonly number[]): never {
   const cleared: number[] = [];

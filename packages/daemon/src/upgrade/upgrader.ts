@@ -3,7 +3,8 @@
 // the exec: bytes wait in the pipes, and the next process reads them. Everything that can wait
 // (clients, mirrors, systemd) is settled while the pipes are still being read; they are let go only
 // for the last synchronous steps before execve, and the next image takes them back before loading
-// anything else (resume.ts). A failed exec changes nothing: the daemon takes everything back and runs on.
+// anything else (resume.ts). A failed exec changes nothing: the daemon takes everything back and runs on;
+// a new image that would start and die is caught before anything is let go (canary.ts).
 import { close, isSysError } from '@logwarden/core/native';
 import { LwError } from '@logwarden/core/protocol';
 import type { Daemon } from '../daemon.js';
@@ -12,6 +13,7 @@ import type { Logger } from '../logger.js';
 import { createStateRecord, type Notifier } from '../systemd/index.js';
 import { FdStoreSync } from './fd-store.js';
 import type { Inherited } from './inherit.js';
+import { runCanary } from './canary.js';
 import { planReexec, reexec } from './reexec.js';
 import { encodeState, preciseNow, STATE_VERSION, UPGRADE_STATE_ENV, type CarriedMirror, type DaemonState } from './state.js';
 
@@ -58,6 +60,12 @@ export class Upgrader implements UpgradeRunner {
 
   async #reexec(call: UpgradeCall | undefined): Promise<void> {
     const { server, handler, journal } = this.#daemon;
+    // The new image must show it can take over before anything is let go (canary.ts).
+    try {
+      await runCanary({ ...this.#stateBase(), connections: [], logs: handler.exportState({ detach: false }), mirrors: journal.mirrors.carried(), pausedAt: null });
+    } catch (err) {
+      throw this.#failed(err);
+    }
     this.#logger.info('upgrade: re-executing', { pid: process.pid, upgrades: this.#daemon.upgrades });
     const interrupted = new LwError('LW_ERR_UPGRADE_INTERRUPTED');
     // All at once, while the guest pipes are still read: systemd must have read RELOADING=1 before
@@ -73,14 +81,9 @@ export class Upgrader implements UpgradeRunner {
     let stateFd = -1;
     try {
       const state: DaemonState = {
-        version: STATE_VERSION,
-        startedAt: this.#daemon.startedAt,
-        upgrades: this.#daemon.upgrades,
-        listenFd: server.fd,
+        ...this.#stateBase(),
         connections: connections.map((c) => ({ fd: c.fd, replyTo: c.connectionId === call?.connectionId ? call.callId : null })),
         logs,
-        logRoot: this.#daemon.config.logRoot,
-        defaults: logDefaults(this.#daemon),
         mirrors,
         pausedAt,
       };
@@ -91,10 +94,19 @@ export class Upgrader implements UpgradeRunner {
     } catch (err) {
       if (stateFd >= 0) close(stateFd);
       this.#runOn(logs, mirrors);
-      const why = isSysError(err) ? `${err.syscall}: ${err.code}` : String(err);
-      this.#logger.error('upgrade failed; running on', { reason: why, err });
-      throw new LwError('LW_ERR_UPGRADE_FAILED', `upgrade failed (${why}); the daemon keeps running`, { reason: why }, { cause: err });
+      throw this.#failed(err);
     }
+  }
+
+  #stateBase(): Pick<DaemonState, 'version' | 'startedAt' | 'upgrades' | 'listenFd' | 'logRoot' | 'defaults'> {
+    const d = this.#daemon;
+    return { version: STATE_VERSION, startedAt: d.startedAt, upgrades: d.upgrades, listenFd: d.server.fd, logRoot: d.config.logRoot, defaults: logDefaults(d) };
+  }
+
+  #failed(err: unknown): LwError {
+    const why = isSysError(err) ? `${err.syscall}: ${err.code}` : err instanceof Error ? err.message : String(err);
+    this.#logger.error('upgrade failed; running on', { reason: why, err });
+    return new LwError('LW_ERR_UPGRADE_FAILED', `upgrade failed (${why}); the daemon keeps running`, { reason: why }, { cause: err });
   }
 
   /** No record rewrite left half-done, RELOADING=1 sent and read by systemd. */
