@@ -15,15 +15,19 @@ const state: DaemonState = {
   logs: [{ rel: 'a.log', driver: 'qemu', domain: null, settings: { maxSize: 4096, maxBackups: 3, firstBackupIndex: 0 }, bytesIn: 0, bytesWritten: 0, bytesDropped: 0, position: { inode: '1', offset: 0 }, readFd: 9 }],
 };
 
+/** Runs the check with `stdin` as its stdin, then closes `stdin` (ours). */
 function check(stdin: number, args: string[] = []): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args, '--check-upgrade'], { stdio: [stdin, 'pipe', 'pipe'], encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  try {
+    const r = spawnSync(process.execPath, [MAIN, ...args, '--check-upgrade'], { stdio: [stdin, 'pipe', 'pipe'], encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    close(stdin);
+  }
 }
 
 test('a state it can read and a valid configuration: exit 0, nothing created', (t) => {
   const dir = tempDir(t);
   const fd = createStateRecord(encodeState(state));
-  t.teardown(() => { close(fd); });
   const r = check(fd, ['--state-dir', join(dir, 'state')]);
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, new RegExp(`upgrade check passed: state version ${STATE_VERSION}, 1 logs`));
@@ -33,7 +37,6 @@ test('a state it can read and a valid configuration: exit 0, nothing created', (
 test('a state of another format version, a state not in a sealed memfd, a bad configuration: exit 1 with a coded reason', (t) => {
   const dir = tempDir(t);
   const newer = createStateRecord(encodeState({ ...state, version: STATE_VERSION + 1 } as unknown as DaemonState));
-  t.teardown(() => { close(newer); });
   const r1 = check(newer);
   t.is(r1.status, 1);
   t.regex(r1.stderr, /upgrade check failed: LW_ERR_SYSTEMD_STATE_INVALID: state version \d+ is not/);
@@ -41,13 +44,11 @@ test('a state of another format version, a state not in a sealed memfd, a bad co
   const plain = join(dir, 'plain');
   writeFileSync(plain, encodeState(state));
   const file = openSync(plain, 'r');
-  t.teardown(() => { close(file); });
   const r2 = check(file);
   t.is(r2.status, 1);
   t.regex(r2.stderr, /LW_ERR_SYSTEMD_STATE_INVALID: state record fd is not a sealed memfd/);
 
   const good = createStateRecord(encodeState(state));
-  t.teardown(() => { close(good); });
   const configPath = join(dir, 'bad.toml');
   writeFileSync(configPath, 'no_such_key = 1\n');
   const r3 = check(good, ['--config', configPath]);
