@@ -23,8 +23,6 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   /** Capacity asked of each guest pipe: what a stalled disk may hold back before bytes are dropped. */
   pipeSize: number;
-  /** A log write in flight this long means a stalled disk: the guest's next bytes are dropped. */
-  stallTimeoutMs: number;
   /** Newest backup is `.0` (virtlogd) or `.1` (logrotate, libxl). */
   backupNaming: 'virtlogd' | 'logrotate';
   /** Exit after this long with no open log and no client; null = never. */
@@ -52,7 +50,6 @@ export const DEFAULTS = {
   maxClients: 1024,
   logLevel: 'info',
   pipeSize: 1024 * 1024,
-  stallTimeoutMs: 1000,
   backupNaming: 'virtlogd',
 } as const;
 
@@ -62,13 +59,12 @@ export const BOUNDS = {
   maxBackups: { min: 0, max: 1000 },
   maxClients: { min: 1, max: 65536 },
   pipeSize: { min: 4096, max: 256 * 1024 * 1024 },
-  stallTimeoutMs: { min: 10, max: 3_600_000 },
   timeoutSec: { min: 1, max: 365 * 24 * 3600 },
 } as const;
 
 const KEYS = new Set([
   'state_dir', 'socket_path', 'socket_mode', 'socket_group', 'log_root', 'max_size', 'max_backups',
-  'max_clients', 'allowed_uids', 'log_level', 'pipe_size', 'stall_timeout_ms', 'backup_naming', 'journal', 'ingest',
+  'max_clients', 'allowed_uids', 'log_level', 'pipe_size', 'backup_naming', 'journal', 'ingest',
 ]);
 
 export function loadConfig(flags: ConfigFlags, cwd: string = process.cwd()): DaemonConfig {
@@ -126,7 +122,6 @@ export function loadConfig(flags: ConfigFlags, cwd: string = process.cwd()): Dae
     allowedUids,
     logLevel: flags.verbose === true ? 'debug' : levelValue,
     pipeSize: optInt(table, 'pipe_size', BOUNDS.pipeSize) ?? DEFAULTS.pipeSize,
-    stallTimeoutMs: optInt(table, 'stall_timeout_ms', BOUNDS.stallTimeoutMs) ?? DEFAULTS.stallTimeoutMs,
     backupNaming: naming,
     idleTimeoutMs,
     journal: loadJournalSettings(table, stateDir),

@@ -185,7 +185,6 @@ export class Daemon {
       maxBackups: c.maxBackups,
       pipeSize: c.pipeSize,
       firstBackupIndex: c.backupNaming === 'logrotate' ? 1 : 0,
-      stallTimeoutMs: c.stallTimeoutMs,
     };
   }
 }

@@ -1,14 +1,12 @@
 // The stateful half of the daemon: the logs it holds, each a guest pipe (read end only) feeding a
-// rotating file. A wakeup copies what the pipe holds (tee + read) and writes the copy on libuv's
-// threadpool; the bytes leave the pipe only once that write returned, so a kill at any instant loses
-// nothing the guest wrote that the pipe still holds, and the event loop never waits on the disk
-// (see #pump). Explicit drains (position queries, append, close) still write synchronously.
+// rotating file. Everything here is synchronous and runs on the event loop: a wakeup moves what
+// the pipe holds into the file with splice (bytes leave the pipe only once they are in the file),
+// so a kill at any instant loses nothing the guest wrote that the pipe still holds.
 import { closeSync, readdirSync, unlinkSync } from 'node:fs';
 import { close, FdPoller, getPipeSize, pipe, setNonblock, setPipeSize, type FdEvent } from '@logwarden/core/native';
 import { LwError } from '@logwarden/core/errors';
 import type { Domain, LogInfo, WirePosition } from '@logwarden/core/protocol';
 import {
-  type PipeChunk,
   PipeScratch,
   RotatingFileError,
   RotatingFileReader,
@@ -24,8 +22,6 @@ export interface LogSettings {
   maxBackups: number;
   pipeSize: number;
   firstBackupIndex: 0 | 1;
-  /** A write in flight this long means a stalled disk: the log drops what comes next (see #stalled). */
-  stallTimeoutMs?: number;
 }
 
 export interface OpenRequest {
@@ -71,21 +67,6 @@ const DRAIN_LIMIT = 64 * 1024 * 1024;
 const SHORT_SPLICE = 64 * 1024;
 // How long a quiet guest's bytes may wait in its pipe (see #onReadable).
 const QUIET_MS = 100;
-const DEFAULT_STALL_TIMEOUT_MS = 1000;
-/** Reason the marker line gives for bytes shed while a write was stuck. */
-const STALLED = 'disk stalled';
-
-/** A log's threadpool writing (see #pump). */
-interface Flow {
-  /** A pump runs: a chunk is taken or being written; the poller is stopped (unless shedding). */
-  busy: boolean;
-  /** The write in flight outlived stallTimeoutMs: what the guest writes now is dropped. */
-  shedding: boolean;
-  /** EOF met while shedding: the log closes once the stuck write returns. */
-  eof: boolean;
-  /** The writer's bytesFromPipe already added to bytesIn. */
-  accounted: number;
-}
 
 interface Entry {
   rel: string;
@@ -130,7 +111,6 @@ export class LogHandler {
   #quietTimer: NodeJS.Timeout | null = null;
   readonly #lastWake = new WeakMap<Live, number>();
   readonly #capacity = new WeakMap<Live, number>();
-  readonly #flows = new WeakMap<Live, Flow>();
   #taken = 0;
   #pipeSizeRefused = false;
   observer: LogObserver | null = null;
@@ -359,9 +339,7 @@ export class LogHandler {
         e.live = null;
         this.#open--;
         live.poller.close();
-        // A chunk still pending is written and taken out of the pipe here: count it in.
         live.writer.close();
-        this.#account(e, live);
         e.bytesWritten = bytesWritten = e.bytesWritten + live.writer.stats.bytesWritten;
         e.bytesDropped = bytesDropped = e.bytesDropped + live.writer.stats.bytesDropped;
         e.position = live.writer.stats.position;
@@ -511,28 +489,19 @@ export class LogHandler {
       this.#close(entry);
       return;
     }
-    const flow = this.#flow(live);
-    if (flow.shedding) {
-      this.#shed(entry, live, flow, DRAIN_BUDGET);
-      return;
-    }
-    live.poller.stop();
-    if (flow.busy) return;
     const now = performance.now();
     const since = now - (this.#lastWake.get(live) ?? 0);
     this.#lastWake.set(live, now);
-    this.#pump(entry, live, (moved) => {
-      // A flood stays on epoll: judged by the pace, since a flood's wakeup may also find little.
-      const limit = this.#quietLimit(live);
-      if (moved === 0 || moved >= limit || (moved / Math.max(since, 0.001)) * QUIET_MS >= limit) {
-        live.poller.start({ readable: true });
-        return;
-      }
-      this.#quiet.add(entry);
-      this.#quietTimer ??= setTimeout(() => {
-        this.#drainQuiet();
-      }, QUIET_MS);
-    });
+    const moved = this.#drain(entry, DRAIN_BUDGET, false);
+    if (entry.live === null || moved === 0) return;
+    // A flood stays on epoll: judged by the pace, since a flood's wakeup may also find little.
+    const limit = this.#quietLimit(live);
+    if (moved >= limit || (moved / Math.max(since, 0.001)) * QUIET_MS >= limit) return;
+    live.poller.stop();
+    this.#quiet.add(entry);
+    this.#quietTimer ??= setTimeout(() => {
+      this.#drainQuiet();
+    }, QUIET_MS);
   }
 
   #drainQuiet(): void {
@@ -543,179 +512,18 @@ export class LogHandler {
         this.#quiet.delete(entry);
         continue;
       }
-      if (this.#flow(live).busy) continue;
-      this.#pump(entry, live, (moved) => {
-        if (moved === 0 || moved >= this.#quietLimit(live)) {
-          this.#quiet.delete(entry);
-          live.poller.start({ readable: true });
-        }
-      });
+      const moved = this.#drain(entry, DRAIN_BUDGET, false);
+      if (entry.live === null) continue;
+      if (moved === 0 || moved >= this.#quietLimit(live)) {
+        this.#quiet.delete(entry);
+        live.poller.start({ readable: true });
+      }
     }
     if (this.#quiet.size > 0) {
       this.#quietTimer = setTimeout(() => {
         this.#drainQuiet();
       }, QUIET_MS);
     }
-  }
-
-  #flow(live: Live): Flow {
-    let flow = this.#flows.get(live);
-    if (flow === undefined) {
-      flow = { busy: false, shedding: false, eof: false, accounted: 0 };
-      this.#flows.set(live, flow);
-    }
-    return flow;
-  }
-
-  #stallTimeoutMs(): number {
-    try {
-      return this.#settings().stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-    } catch {
-      // After a re-exec the pipes are drained before the configuration is loaded (upgrade/resume.ts).
-      return DEFAULT_STALL_TIMEOUT_MS;
-    }
-  }
-
-  /** Adds what the writer took out of the pipe since the last call to bytesIn; returns it. */
-  #account(entry: Entry, live: Live): number {
-    const flow = this.#flow(live);
-    const delta = live.writer.stats.bytesFromPipe - flow.accounted;
-    flow.accounted += delta;
-    entry.bytesIn += delta;
-    this.#taken += delta;
-    if (delta > 0) this.#notify(entry.rel);
-    return delta;
-  }
-
-  /**
-   * Moves what the pipe holds into the file without the event loop waiting on the disk: each chunk
-   * is copied out (tee + read, the bytes stay in the pipe) and written on libuv's threadpool, and only
-   * once that write returned is it taken out of the pipe; then the next chunk. The poller stays
-   * stopped meanwhile, so a log has one write in flight. Stops at the budget, when the pipe is
-   * empty, or after a short chunk (most likely it emptied the pipe; if not, the level-triggered
-   * poller fires again: that saves the EAGAIN round of a quiet guest's every write, 1000 guests x
-   * 10 KB/s: ~10k wakeups/s, see docs/benchmarks.md); then calls done with the bytes moved, unless
-   * the log closed. A write in flight longer than stallTimeoutMs starts shedding (see #stalled).
-   */
-  #pump(entry: Entry, live: Live, done: (moved: number) => void): void {
-    const flow = this.#flow(live);
-    flow.busy = true;
-    let moved = 0;
-    const fail = (err: unknown): void => {
-      flow.busy = false;
-      // Not a disk error (those become counted drops): the pipe itself is broken.
-      this.#logger.error('cannot read the log pipe, closing the log', { path: entry.rel, err });
-      this.#close(entry);
-    };
-    const next = (): void => {
-      if (entry.live !== live) {
-        flow.busy = false;
-        return;
-      }
-      let r: PipeChunk | number | null;
-      try {
-        r = live.writer.takeFromPipe(live.readFd, this.#scratch);
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      moved += this.#account(entry, live);
-      if (r === 0) {
-        flow.busy = false;
-        this.#logger.debug('all writers gone, log closed', { path: entry.rel });
-        this.#close(entry);
-        return;
-      }
-      if (r === null || (typeof r === 'number' && (moved >= DRAIN_BUDGET || r < SHORT_SPLICE))) {
-        flow.busy = false;
-        done(moved);
-        return;
-      }
-      if (typeof r === 'number') {
-        next();
-        return;
-      }
-      const chunk = r;
-      const stall = setTimeout(() => {
-        this.#stalled(entry, live, chunk);
-      }, this.#stallTimeoutMs());
-      live.writer.writeChunk(chunk).then(() => {
-        clearTimeout(stall);
-        if (entry.live !== live) {
-          flow.busy = false;
-          return;
-        }
-        moved += this.#account(entry, live);
-        if (flow.shedding) {
-          flow.shedding = false;
-          live.poller.stop();
-          this.#logger.warn('log writes again after a stall', { path: entry.rel });
-        }
-        if (flow.eof) {
-          flow.busy = false;
-          this.#close(entry);
-          return;
-        }
-        const emptied = chunk.length === 0 ? chunk.emptied : chunk.length < SHORT_SPLICE;
-        if (moved >= DRAIN_BUDGET || emptied) {
-          flow.busy = false;
-          done(moved);
-          return;
-        }
-        next();
-      }, fail).catch((err: unknown) => {
-        // Not a pipe or disk error (those are handled above): a bug; the log stays as it is.
-        this.#logger.error('log writing failed', { path: entry.rel, err });
-      });
-    };
-    next();
-  }
-
-  /**
-   * A chunk's write has not returned after stallTimeoutMs: the disk stalls. Its bytes are taken out
-   * of the pipe now (in flight: written or dropped when the write returns; a kill meanwhile loses
-   * them) and from then on what the guest writes is drained and counted as dropped, so a guest
-   * blocks at most stallTimeoutMs plus one pipe's worth of writing. The write returning ends it;
-   * the writer then records the drops with one marker line.
-   */
-  #stalled(entry: Entry, live: Live, chunk: PipeChunk): void {
-    if (entry.live !== live || chunk.settled) return;
-    const flow = this.#flow(live);
-    try {
-      live.writer.releaseChunk(chunk);
-    } catch (err) {
-      this.#logger.error('cannot read the log pipe, closing the log', { path: entry.rel, err });
-      this.#close(entry);
-      return;
-    }
-    flow.shedding = true;
-    this.#account(entry, live);
-    this.#quiet.delete(entry);
-    this.#logger.warn('disk stalled, dropping what the guest writes until the write returns', { path: entry.rel });
-    live.poller.start({ readable: true });
-  }
-
-  /** Drains a shedding log's pipe, counted as dropped; EOF closes the log once the stuck write returns. */
-  #shed(entry: Entry, live: Live, flow: Flow, budget: number): number {
-    let moved = 0;
-    try {
-      while (moved < budget) {
-        const n = live.writer.dropFromPipe(live.readFd, this.#scratch, STALLED);
-        if (n === null) break;
-        if (n === 0) {
-          flow.eof = true;
-          live.poller.stop();
-          break;
-        }
-        moved += n;
-      }
-    } catch (err) {
-      this.#logger.error('cannot read the log pipe, closing the log', { path: entry.rel, err });
-      flow.eof = true;
-      live.poller.stop();
-    }
-    this.#account(entry, live);
-    return moved;
   }
 
   /** Bytes per QUIET_MS above which a pipe is busy: a quarter of its capacity, at most 64 KiB. */
@@ -729,17 +537,14 @@ export class LogHandler {
   }
 
   /**
-   * Moves what the pipe holds into the file synchronously, up to `budget` bytes, for a caller that
-   * needs it there now (a position query, append, close); closes the log at EOF. A chunk whose
-   * threadpool write is pending is written again at its offset first (the same bytes), so this
-   * waits on the disk, except while the log sheds (the disk stalled): then it only drains. A wakeup
-   * (untilEmpty false) stops after a short chunk, like #pump.
+   * Moves what the pipe holds into the file, up to `budget` bytes; closes the log at EOF. A wakeup
+   * (untilEmpty false) stops after a short splice: the pipe was most likely emptied by it, and if
+   * not, the level-triggered poller fires again. That saves the EAGAIN round of a quiet guest's
+   * every write (1000 guests x 10 KB/s: ~10k wakeups/s, see docs/benchmarks.md).
    */
   #drain(entry: Entry, budget: number, untilEmpty = true): number {
     const live = entry.live;
     if (live === null) return 0;
-    const flow = this.#flow(live);
-    if (flow.shedding) return this.#shed(entry, live, flow, budget);
     let moved = 0;
     let eof = false;
     try {
@@ -758,10 +563,13 @@ export class LogHandler {
       this.#logger.error('cannot read the log pipe, closing the log', { path: entry.rel, err });
       eof = true;
     }
-    this.#account(entry, live);
+    entry.bytesIn += moved;
+    this.#taken += moved;
     if (eof) {
       this.#logger.debug('all writers gone, log closed', { path: entry.rel });
       this.#close(entry);
+    } else if (moved > 0) {
+      this.#notify(entry.rel);
     }
     return moved;
   }
@@ -773,11 +581,9 @@ export class LogHandler {
     this.#open--;
     this.#quiet.delete(entry);
     live.poller.close();
-    // Before the pipe closes: a chunk still pending is written and taken out of it.
-    live.writer.close();
-    this.#account(entry, live);
     close(live.readFd);
     this.observer?.closed(entry.rel);
+    live.writer.close();
     const stats = live.writer.stats;
     entry.bytesWritten += stats.bytesWritten;
     entry.bytesDropped += stats.bytesDropped;

@@ -396,12 +396,7 @@ export class RotatingFileWriter {
   /** Closes the files; first tries once more to record pending drops. Idempotent, never throws. */
   close(): void {
     if (this.closed) return;
-    try {
-      this.settlePendingSync();
-    } catch {
-      // The pipe broke under the chunk: it was written all the same, the pipe is lost anyway.
-      this.pending = null;
-    }
+    this.settlePendingSync();
     if (this.pendingDrop > 0 && this.fd >= 0) this.writeMarker();
     this.closed = true;
     this.closeFiles();
