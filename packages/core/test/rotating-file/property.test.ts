@@ -14,6 +14,29 @@ import { chainContent, tempDir } from './helpers.js';
 const byte = fc.oneof(fc.constant(0x0a), fc.constant(0), fc.integer({ min: 0, max: 255 }));
 const chunk = fc.array(byte, { maxLength: 300 }).map((a) => Buffer.from(a));
 
+/**
+ * The chain's shape: no file over maxSize, a backup ended early only right after a newline, and
+ * nothing dropped before every backup slot is in use.
+ */
+function chainShapeHolds(
+  base: string,
+  opts: { maxSize: number; maxBackups: number; firstBackupIndex: 0 | 1 },
+  keptBytes: number,
+  writtenBytes: number,
+): boolean {
+  const files = [base, ...Array.from({ length: opts.maxBackups }, (_, i) => `${base}.${i + opts.firstBackupIndex}`)];
+  for (const f of files) {
+    if (fs.existsSync(f) && fs.statSync(f).size > opts.maxSize) return false;
+  }
+  for (const f of files.slice(1)) {
+    if (!fs.existsSync(f)) continue;
+    const content = fs.readFileSync(f);
+    if (content.length < opts.maxSize && content.at(-1) !== 0x0a) return false;
+  }
+  const full = files.slice(1).every((f) => fs.existsSync(f));
+  return full || keptBytes === writtenBytes;
+}
+
 test('the chain always holds the tail of what was written, no file over maxSize', (t) => {
   const root = tempDir(t);
   let run = 0;
@@ -37,19 +60,7 @@ test('the chain always holds the tail of what was written, no file over maxSize'
         const kept = chainContent(base, maxBackups, firstBackupIndex);
         if (!kept.equals(all.subarray(all.length - kept.length))) return false;
         if (!new RotatingFileReader(base, opts).read(START, all.length + 1).data.equals(kept)) return false;
-        const files = [base, ...Array.from({ length: maxBackups }, (_, i) => `${base}.${i + firstBackupIndex}`)];
-        for (const f of files) {
-          if (fs.existsSync(f) && fs.statSync(f).size > maxSize) return false;
-        }
-        // A backup ended early only right after a newline.
-        for (const f of files.slice(1)) {
-          if (!fs.existsSync(f)) continue;
-          const content = fs.readFileSync(f);
-          if (content.length < maxSize && content.at(-1) !== 0x0a) return false;
-        }
-        // Nothing is dropped before every backup slot is in use.
-        const full = files.slice(1).every((f) => fs.existsSync(f));
-        if (!full && kept.length !== all.length) return false;
+        if (!chainShapeHolds(base, { maxSize, maxBackups, firstBackupIndex }, kept.length, all.length)) return false;
         fs.rmSync(dir, { recursive: true });
         return true;
       },
@@ -117,17 +128,7 @@ test('writeFromPipe: the same invariants for random chunks through a real pipe, 
           if (r.gap < 0 || r.gap + r.data.length !== all.length - pos.offset) return false;
           if (!r.data.equals(all.subarray(all.length - r.data.length))) return false;
         }
-        const files = [base, ...Array.from({ length: maxBackups }, (_, i) => `${base}.${i + firstBackupIndex}`)];
-        for (const f of files) {
-          if (fs.existsSync(f) && fs.statSync(f).size > maxSize) return false;
-        }
-        for (const f of files.slice(1)) {
-          if (!fs.existsSync(f)) continue;
-          const content = fs.readFileSync(f);
-          if (content.length < maxSize && content.at(-1) !== 0x0a) return false;
-        }
-        const full = files.slice(1).every((f) => fs.existsSync(f));
-        if (!full && kept.length !== all.length) return false;
+        if (!chainShapeHolds(base, { maxSize, maxBackups, firstBackupIndex }, kept.length, all.length)) return false;
         fs.rmSync(dir, { recursive: true });
         return true;
       },
