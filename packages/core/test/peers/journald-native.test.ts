@@ -1,6 +1,5 @@
 // logwarden's native client and parser against the real systemd-journald and journalctl.
 import { randomBytes } from 'node:crypto';
-import test from 'ava';
 import fc from 'fast-check';
 import {
   ExportReader,
@@ -15,22 +14,9 @@ import {
 } from '../../src/journal/index.js';
 import { close, sendmsg, socket } from '../../src/native/index.js';
 import { brief, fieldSet, readJsonLines, userSet, value } from './harness/entries.js';
-import { JOURNALD_NEEDS, missingPeers, peerTest, startJournald, waitFor, type Journald } from './harness/peers.js';
+import { JOURNALD_NEEDS, peerTest, sharedJournald, waitFor } from './harness/peers.js';
 
-let journald: Journald | null = null;
-
-test.before(async () => {
-  if (missingPeers(JOURNALD_NEEDS) === null) journald = await startJournald();
-});
-
-test.after.always(async () => {
-  await journald?.stop();
-});
-
-function jd(): Journald {
-  if (journald === null) throw new Error('journald not started');
-  return journald;
-}
+const jd = sharedJournald();
 
 /** Entries matching journalctl matches, read back as JSON (--all: no value replaced by null). */
 async function query(matches: string[], n: number): Promise<JsonEntry[]> {

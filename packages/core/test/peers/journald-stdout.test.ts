@@ -3,28 +3,14 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import test from 'ava';
 import fc from 'fast-check';
 import { StdoutStreamParser, fieldText, openStdoutStream, stdoutRecordFields, type JournalField } from '../../src/journal/index.js';
 import { close } from '../../src/native/index.js';
 import { tempDir } from '../journal/helpers.js';
 import { readJsonLines } from './harness/entries.js';
-import { JOURNALD_NEEDS, missingPeers, peerTest, startJournald, waitFor, type Journald } from './harness/peers.js';
+import { JOURNALD_NEEDS, peerTest, sharedJournald, waitFor } from './harness/peers.js';
 
-let journald: Journald | null = null;
-
-test.before(async () => {
-  if (missingPeers(JOURNALD_NEEDS) === null) journald = await startJournald();
-});
-
-test.after.always(async () => {
-  await journald?.stop();
-});
-
-function jd(): Journald {
-  if (journald === null) throw new Error('journald not started');
-  return journald;
-}
+const jd = sharedJournald();
 
 // The parts of a stdout record both sides must agree on.
 const KEYS = ['MESSAGE', 'PRIORITY', 'SYSLOG_FACILITY', 'SYSLOG_IDENTIFIER', '_LINE_BREAK', '_TRANSPORT', '_PID'];

@@ -118,6 +118,24 @@ export interface Journald {
 
 export const JOURNALD_NEEDS: PeerNeeds = { bins: ['/lib/systemd/systemd-journald', 'journalctl', 'unshare', 'setsid', 'mount'], root: true };
 
+/**
+ * One journald for all tests of the calling file: started before them when its peers are present,
+ * stopped after them; the returned accessor throws if it is used without one.
+ */
+export function sharedJournald(): () => Journald {
+  let journald: Journald | null = null;
+  test.before(async () => {
+    if (missingPeers(JOURNALD_NEEDS) === null) journald = await startJournald();
+  });
+  test.after.always(async () => {
+    await journald?.stop();
+  });
+  return () => {
+    if (journald === null) throw new Error('journald not started');
+    return journald;
+  };
+}
+
 export async function startJournald(): Promise<Journald> {
   const r = await run(`${HARNESS_DIR}journald-ns.sh`, []);
   const pid = Number(r.stdout.toString().trim());
