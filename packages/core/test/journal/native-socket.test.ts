@@ -1,6 +1,6 @@
 // JournalClient against JournalNativeServer over real sockets in a temp dir.
 import { writeSync } from 'node:fs';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import {
   JournalClient,
   JournalNativeServer,
@@ -14,15 +14,24 @@ import { codeOf, nextEvents, show, tempDir } from './helpers.js';
 
 const userFields = (e: ReceivedEntry): JournalField[] => e.fields.filter((f) => !f.name.startsWith('_'));
 
-test('entries arrive byte-exact with trusted fields; the fd is visible, CLOEXEC and non-blocking', async (t) => {
+/** A native server in a temp dir and a client (not yet open) pointed at it, all cleaned up at teardown. */
+function serverAndClient(
+  t: ExecutionContext,
+  opts: { sendBufferSize?: number } = {},
+): { tmp: ReturnType<typeof tempDir>; server: JournalNativeServer; client: JournalClient } {
   const tmp = tempDir();
   const server = JournalNativeServer.listen(tmp.path('socket'));
-  const client = new JournalClient({ path: tmp.path('socket') });
+  const client = new JournalClient({ path: tmp.path('socket'), ...opts });
   t.teardown(() => {
     client.close();
     server.close();
     tmp.cleanup();
   });
+  return { tmp, server, client };
+}
+
+test('entries arrive byte-exact with trusted fields; the fd is visible, CLOEXEC and non-blocking', async (t) => {
+  const { server, client } = serverAndClient(t);
   t.is(client.fd, -1);
   client.open();
   t.true(client.fd > 2);
@@ -58,14 +67,7 @@ test('entries arrive byte-exact with trusted fields; the fd is visible, CLOEXEC 
 });
 
 test('invalid names are refused before sending; closed and unconnected clients give coded errors', async (t) => {
-  const tmp = tempDir();
-  const server = JournalNativeServer.listen(tmp.path('socket'));
-  const client = new JournalClient({ path: tmp.path('socket') });
-  t.teardown(() => {
-    client.close();
-    server.close();
-    tmp.cleanup();
-  });
+  const { tmp, server, client } = serverAndClient(t);
   let entries = 0;
   server.on('entry', () => entries++);
   await t.throwsAsync(client.send({ MESSAGE: 'x' }), { code: 'LW_ERR_JOURNAL_CLOSED' });
@@ -84,15 +86,8 @@ test('invalid names are refused before sending; closed and unconnected clients g
 });
 
 test('an entry too big for a datagram goes as a sealed memfd, byte-exact', async (t) => {
-  const tmp = tempDir();
-  const server = JournalNativeServer.listen(tmp.path('socket'));
   // A small send buffer makes a 1 MiB entry too big for a datagram.
-  const client = new JournalClient({ path: tmp.path('socket'), sendBufferSize: 64 * 1024 });
-  t.teardown(() => {
-    client.close();
-    server.close();
-    tmp.cleanup();
-  });
+  const { server, client } = serverAndClient(t, { sendBufferSize: 64 * 1024 });
   client.open();
   const big = Buffer.alloc(1024 * 1024);
   for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 9)) & 0xff;
