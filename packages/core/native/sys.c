@@ -63,6 +63,10 @@ ssize_t lw_tee(int fd_in, int fd_out, size_t len) {
   return RETRY_EINTR(tee(fd_in, fd_out, len, SPLICE_F_NONBLOCK));
 }
 
+int lw_punch_hole(int fd, int64_t off, int64_t len) {
+  return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0 ? -errno : 0;
+}
+
 int lw_fstat(int fd, struct lw_stat *st) {
   struct stat s;
   if (fstat(fd, &s) < 0) return -errno;

@@ -69,6 +69,7 @@ export interface RawBinding {
   write: (fd: number, buf: Uint8Array, offset?: number, length?: number) => number | null;
   splice: (fdIn: number, fdOut: number, length: number, offIn?: number, offOut?: number) => number | null;
   tee: (fdIn: number, fdOut: number, length: number) => number | null;
+  punchHole: (fd: number, offset: number, length: number) => void;
   fstat: (fd: number) => { dev: bigint; ino: bigint; size: number; mode: number };
   fcntlGetFd: (fd: number) => number;
   fcntlGetFl: (fd: number) => number;

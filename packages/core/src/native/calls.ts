@@ -88,6 +88,8 @@ export function splice(
 
 /** Duplicates up to length bytes from pipe fdIn to pipe fdOut without consuming them. */
 export const tee: (fdIn: number, fdOut: number, length: number) => number | null = binding.tee;
+/** Frees the blocks of [offset, offset+length) and keeps the file's size (fallocate PUNCH_HOLE). */
+export const punchHole: (fd: number, offset: number, length: number) => void = binding.punchHole;
 
 export const fstat: (fd: number) => { dev: bigint; ino: bigint; size: number; mode: number } = binding.fstat;
 

@@ -17,6 +17,7 @@ import {
   getSeals,
   memfdCreate,
   pipe,
+  punchHole,
   read,
   renameat2,
   setCloexec,
@@ -208,6 +209,32 @@ test('tee copies pipe bytes to another pipe without consuming them', (t) => {
   const fd = memfdCreate('not-a-pipe');
   own(t, fd);
   t.throws(() => tee(src.readFd, fd, 1), { code: 'EINVAL' });
+});
+
+test('splice from a pipe into a memfd moves the bytes; punchHole frees them and keeps the size', (t) => {
+  const src = openPipe(t);
+  const fd = memfdCreate('lw-ledger');
+  own(t, fd);
+  const page = 4096;
+  const data = Buffer.alloc(3 * page, 'q');
+  t.is(write(src.writeFd, data), data.length);
+  t.is(splice(src.readFd, fd, data.length, { offOut: page }), data.length);
+  t.is(read(src.readFd, Buffer.alloc(1)), null); // the pipe gave up what went into the file
+  t.is(fstat(fd).size, 4 * page);
+  const blocksBefore = fs.fstatSync(fd).blocks;
+  punchHole(fd, page, 3 * page);
+  t.is(fstat(fd).size, 4 * page);
+  t.true(fs.fstatSync(fd).blocks < blocksBefore);
+  const back = Buffer.alloc(page);
+  t.is(fs.readSync(fd, back, 0, page, page), page);
+  t.true(back.every((b) => b === 0));
+  t.throws(() => {
+    punchHole(fd, 0, 0);
+  }, { code: 'ERR_OUT_OF_RANGE' });
+  const p = openPipe(t);
+  t.throws(() => {
+    punchHole(p.readFd, 0, page);
+  }, { instanceOf: SysError });
 });
 
 test('memfd is CLOEXEC, sized by writes, and its seals are enforced', (t) => {
