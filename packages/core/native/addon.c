@@ -38,7 +38,8 @@ static napi_value make_string(napi_env env, const char *s) {
 }
 
 /* Throws SysError(code, errno, syscall, description); err is -errno. Always returns NULL. */
-static napi_value throw_sys(napi_env env, int err, const char *syscall) {
+/* A SysError (or, before binding.ts registered the class, a plain Error with the same properties). */
+static napi_value make_sys_error(napi_env env, int err, const char *syscall) {
   int e = -err;
   char fallback[32];
   const char *code = strerrorname_np(e);
@@ -57,16 +58,18 @@ static napi_value throw_sys(napi_env env, int err, const char *syscall) {
   if (napi_get_instance_data(env, (void **)&inst) == napi_ok && inst != NULL && inst->error_class != NULL &&
       napi_get_reference_value(env, inst->error_class, &ctor) == napi_ok && ctor != NULL &&
       napi_new_instance(env, ctor, 4, args, &error) == napi_ok) {
-    napi_throw(env, error);
-    return NULL;
+    return error;
   }
-  /* Before binding.ts registered SysError: a plain Error with the same properties. */
   char msg[256];
   snprintf(msg, sizeof(msg), "%s: %s, %s", code, desc, syscall);
   napi_create_error(env, args[0], make_string(env, msg), &error);
   napi_set_named_property(env, error, "errno", args[1]);
   napi_set_named_property(env, error, "syscall", args[2]);
-  napi_throw(env, error);
+  return error;
+}
+
+static napi_value throw_sys(napi_env env, int err, const char *syscall) {
+  napi_throw(env, make_sys_error(env, err, syscall));
   return NULL;
 }
 
@@ -349,6 +352,76 @@ static napi_value js_tee(napi_env env, napi_callback_info info) {
       !get_i64(env, argv[2], "length", 0, MAX_IO_LEN, &len))
     return NULL;
   return io_result(env, lw_tee(fd_in, fd_out, (size_t)len), "tee");
+}
+
+/* spliceToFile: pipe -> file at an offset on libuv's threadpool. The caller's thread never waits on
+ * the disk, and the bytes still leave the pipe only as they enter the file (one splice, no copy the
+ * caller could lose). A stalled file write holds only this pipe's lock, never the guest's: the
+ * daemon feeds this pipe from the guest's one pipe-to-pipe. */
+typedef struct {
+  napi_async_work work;
+  napi_ref callback;
+  int fd_in, fd_out;
+  int64_t len, off;
+  int64_t moved;
+  int err;
+} splice_job_t;
+
+static void splice_job_execute(napi_env env, void *data) {
+  splice_job_t *job = data;
+  while (job->moved < job->len) {
+    int64_t off = job->off + job->moved;
+    ssize_t r = lw_splice(job->fd_in, NULL, job->fd_out, &off, (size_t)(job->len - job->moved));
+    if (r == -EAGAIN) break; /* the pipe had less than asked: report what moved */
+    if (r < 0) {
+      job->err = (int)r;
+      break;
+    }
+    if (r == 0) break;
+    job->moved += r;
+  }
+}
+
+static void splice_job_complete(napi_env env, napi_status status, void *data) {
+  splice_job_t *job = data;
+  napi_value cb, global, argv[2];
+  if (napi_get_reference_value(env, job->callback, &cb) == napi_ok && cb != NULL) {
+    napi_get_global(env, &global);
+    if (status == napi_cancelled) {
+      argv[0] = make_sys_error(env, -ECANCELED, "splice");
+    } else {
+      argv[0] = job->err != 0 ? make_sys_error(env, job->err, "splice") : null_value(env);
+    }
+    argv[1] = num(env, (double)job->moved);
+    napi_call_function(env, global, cb, 2, argv, NULL);
+  }
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value js_splice_to_file(napi_env env, napi_callback_info info) {
+  napi_value argv[5], name;
+  int fd_in, fd_out;
+  int64_t len, off;
+  napi_valuetype t;
+  get_args(env, info, 5, argv);
+  if (!get_fd(env, argv[0], "fdIn", &fd_in) || !get_fd(env, argv[1], "fdOut", &fd_out) ||
+      !get_i64(env, argv[2], "length", 1, MAX_IO_LEN, &len) ||
+      !get_i64(env, argv[3], "offOut", 0, INT64_MAX / 2, &off))
+    return NULL;
+  if (napi_typeof(env, argv[4], &t) != napi_ok || t != napi_function) return throw_type(env, "callback must be a function");
+  splice_job_t *job = calloc(1, sizeof(*job));
+  if (job == NULL) return throw_sys(env, -ENOMEM, "malloc");
+  job->fd_in = fd_in;
+  job->fd_out = fd_out;
+  job->len = len;
+  job->off = off;
+  CHECK(napi_create_reference(env, argv[4], 1, &job->callback));
+  CHECK(napi_create_string_utf8(env, "logwarden:spliceToFile", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, splice_job_execute, splice_job_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return undefined(env);
 }
 
 static napi_value js_punch_hole(napi_env env, napi_callback_info info) {
@@ -1081,6 +1154,7 @@ NAPI_MODULE_INIT() {
       {"splice", js_splice},
       {"tee", js_tee},
       {"punchHole", js_punch_hole},
+      {"spliceToFile", js_splice_to_file},
       {"fstat", js_fstat},
       {"fcntlGetFd", js_fcntl_getfd},
       {"fcntlGetFl", js_fcntl_getfl},

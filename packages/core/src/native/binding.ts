@@ -70,6 +70,13 @@ export interface RawBinding {
   splice: (fdIn: number, fdOut: number, length: number, offIn?: number, offOut?: number) => number | null;
   tee: (fdIn: number, fdOut: number, length: number) => number | null;
   punchHole: (fd: number, offset: number, length: number) => void;
+  spliceToFile: (
+    fdIn: number,
+    fdOut: number,
+    length: number,
+    offOut: number,
+    done: (err: Error | null, moved: number) => void,
+  ) => void;
   fstat: (fd: number) => { dev: bigint; ino: bigint; size: number; mode: number };
   fcntlGetFd: (fd: number) => number;
   fcntlGetFl: (fd: number) => number;

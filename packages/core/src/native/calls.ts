@@ -91,6 +91,29 @@ export const tee: (fdIn: number, fdOut: number, length: number) => number | null
 /** Frees the blocks of [offset, offset+length) and keeps the file's size (fallocate PUNCH_HOLE). */
 export const punchHole: (fd: number, offset: number, length: number) => void = binding.punchHole;
 
+/** What spliceToFile() moved; `error` (a SysError) when the move stopped on one, maybe after some bytes. */
+export interface SpliceResult {
+  moved: number;
+  error: Error | null;
+}
+
+/**
+ * Moves up to `length` bytes from pipe fdIn into file fdOut at offOut, on libuv's threadpool: the
+ * calling thread never waits on the disk. Stops early when the pipe runs dry or at EOF. The fds
+ * must stay open until the promise settles (the caller keeps them; a reused number would be used).
+ */
+export function spliceToFile(fdIn: number, fdOut: number, length: number, offOut: number): Promise<SpliceResult> {
+  return new Promise((resolve, reject) => {
+    try {
+      binding.spliceToFile(fdIn, fdOut, length, offOut, (error, moved) => {
+        resolve({ moved, error });
+      });
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
+}
+
 export const fstat: (fd: number) => { dev: bigint; ino: bigint; size: number; mode: number } = binding.fstat;
 
 export function getCloexec(fd: number): boolean {

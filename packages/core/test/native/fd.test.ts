@@ -24,6 +24,7 @@ import {
   setNonblock,
   setPipeSize,
   splice,
+  spliceToFile,
   tee,
   write,
 } from '../../src/native/index.js';
@@ -235,6 +236,32 @@ test('splice from a pipe into a memfd moves the bytes; punchHole frees them and 
   t.throws(() => {
     punchHole(p.readFd, 0, page);
   }, { instanceOf: SysError });
+});
+
+test('spliceToFile moves pipe bytes into a file at an offset on the threadpool, stopping when the pipe runs dry', async (t) => {
+  const src = openPipe(t);
+  const file = path.join(tempDir(t), 'out');
+  const fd = fs.openSync(file, 'w+');
+  own(t, fd);
+  fs.writeSync(fd, Buffer.from('head:'));
+  const data = Buffer.alloc(200_000);
+  for (let i = 0; i < data.length; i++) data[i] = i % 251;
+  setPipeSize(src.writeFd, 256 * 1024);
+  t.is(write(src.writeFd, data), data.length);
+  const r = await spliceToFile(src.readFd, fd, 1 << 20, 5);
+  t.deepEqual(r, { moved: data.length, error: null });
+  t.is(read(src.readFd, Buffer.alloc(1)), null); // consumed: what is in the file left the pipe
+  t.deepEqual(fs.readFileSync(file), Buffer.concat([Buffer.from('head:'), data]));
+
+  t.is(write(src.writeFd, Buffer.from('abc')), 3);
+  t.deepEqual(await spliceToFile(src.readFd, fd, 2, 1), { moved: 2, error: null });
+  t.is(fs.readFileSync(file).subarray(0, 5).toString('latin1'), 'habd:');
+
+  const bad = await spliceToFile(src.readFd, src.writeFd, 1, 0); // a pipe is no file to splice into at an offset
+  t.is(bad.moved, 0);
+  t.true(bad.error instanceof SysError);
+  t.is((bad.error as SysError).code, 'ESPIPE');
+  await t.throwsAsync(spliceToFile(src.readFd, fd, 0, 0), { code: 'ERR_OUT_OF_RANGE' });
 });
 
 test('memfd is CLOEXEC, sized by writes, and its seals are enforced', (t) => {
