@@ -23,6 +23,8 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   /** Capacity asked of each guest pipe: what a stalled disk may hold back before bytes are dropped. */
   pipeSize: number;
+  /** Pipe capacity added across all open logs for the few ms of a re-exec (upgrade/exec-headroom.ts); 0 = none. */
+  execHeadroom: number;
   /** Newest backup is `.0` (virtlogd) or `.1` (logrotate, libxl). */
   backupNaming: 'virtlogd' | 'logrotate';
   /** Exit after this long with no open log and no client; null = never. */
@@ -50,6 +52,7 @@ export const DEFAULTS = {
   maxClients: 1024,
   logLevel: 'info',
   pipeSize: 1024 * 1024,
+  execHeadroom: 256 * 1024 * 1024,
   backupNaming: 'virtlogd',
 } as const;
 
@@ -59,12 +62,14 @@ export const BOUNDS = {
   maxBackups: { min: 0, max: 1000 },
   maxClients: { min: 1, max: 65536 },
   pipeSize: { min: 4096, max: 256 * 1024 * 1024 },
+  execHeadroom: { min: 0, max: 2 ** 40 },
   timeoutSec: { min: 1, max: 365 * 24 * 3600 },
 } as const;
 
 const KEYS = new Set([
   'state_dir', 'socket_path', 'socket_mode', 'socket_group', 'log_root', 'max_size', 'max_backups',
   'max_clients', 'allowed_uids', 'log_level', 'pipe_size', 'backup_naming', 'journal', 'ingest',
+  'exec_headroom',
 ]);
 
 export function loadConfig(flags: ConfigFlags, cwd: string = process.cwd()): DaemonConfig {
@@ -122,6 +127,7 @@ export function loadConfig(flags: ConfigFlags, cwd: string = process.cwd()): Dae
     allowedUids,
     logLevel: flags.verbose === true ? 'debug' : levelValue,
     pipeSize: optInt(table, 'pipe_size', BOUNDS.pipeSize) ?? DEFAULTS.pipeSize,
+    execHeadroom: optInt(table, 'exec_headroom', BOUNDS.execHeadroom) ?? DEFAULTS.execHeadroom,
     backupNaming: naming,
     idleTimeoutMs,
     journal: loadJournalSettings(table, stateDir),
