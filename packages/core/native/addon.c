@@ -365,6 +365,7 @@ typedef struct {
   int64_t len, off;
   int64_t moved;
   int err;
+  int eof;
 } splice_job_t;
 
 static void splice_job_execute(napi_env env, void *data) {
@@ -377,14 +378,17 @@ static void splice_job_execute(napi_env env, void *data) {
       job->err = (int)r;
       break;
     }
-    if (r == 0) break;
+    if (r == 0) {
+      job->eof = 1;
+      break;
+    }
     job->moved += r;
   }
 }
 
 static void splice_job_complete(napi_env env, napi_status status, void *data) {
   splice_job_t *job = data;
-  napi_value cb, global, argv[2];
+  napi_value cb, global, argv[3];
   if (napi_get_reference_value(env, job->callback, &cb) == napi_ok && cb != NULL) {
     napi_get_global(env, &global);
     if (status == napi_cancelled) {
@@ -393,7 +397,8 @@ static void splice_job_complete(napi_env env, napi_status status, void *data) {
       argv[0] = job->err != 0 ? make_sys_error(env, job->err, "splice") : null_value(env);
     }
     argv[1] = num(env, (double)job->moved);
-    napi_call_function(env, global, cb, 2, argv, NULL);
+    argv[2] = boolean(env, job->eof);
+    napi_call_function(env, global, cb, 3, argv, NULL);
   }
   napi_delete_reference(env, job->callback);
   napi_delete_async_work(env, job->work);

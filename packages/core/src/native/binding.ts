@@ -75,7 +75,7 @@ export interface RawBinding {
     fdOut: number,
     length: number,
     offOut: number,
-    done: (err: Error | null, moved: number) => void,
+    done: (err: Error | null, moved: number, eof: boolean) => void,
   ) => void;
   fstat: (fd: number) => { dev: bigint; ino: bigint; size: number; mode: number };
   fcntlGetFd: (fd: number) => number;

@@ -95,6 +95,8 @@ export const punchHole: (fd: number, offset: number, length: number) => void = b
 export interface SpliceResult {
   moved: number;
   error: Error | null;
+  /** The pipe reported EOF (no writer left and empty). */
+  eof: boolean;
 }
 
 /**
@@ -105,8 +107,8 @@ export interface SpliceResult {
 export function spliceToFile(fdIn: number, fdOut: number, length: number, offOut: number): Promise<SpliceResult> {
   return new Promise((resolve, reject) => {
     try {
-      binding.spliceToFile(fdIn, fdOut, length, offOut, (error, moved) => {
-        resolve({ moved, error });
+      binding.spliceToFile(fdIn, fdOut, length, offOut, (error, moved, eof) => {
+        resolve({ moved, error, eof });
       });
     } catch (err) {
       reject(err instanceof Error ? err : new Error(String(err)));

@@ -70,6 +70,7 @@ export const ERROR_CODES = {
   LW_ERR_ROTATING_FILE_BAD_POSITION: { message: 'position beyond the end of its file', retryable: false },
   LW_ERR_ROTATING_FILE_UNSAFE_MEMBER: { message: 'chain member is not a regular file of its own', retryable: false },
   LW_ERR_ROTATING_FILE_PIPE_SHORT: { message: 'pipe held fewer bytes than it had shown', retryable: false },
+  LW_ERR_ROTATING_FILE_BUSY: { message: 'a pipe move is in progress', retryable: false },
   LW_ERR_JOURNAL_FIELD_NAME: { message: 'invalid journal field name', retryable: false },
   LW_ERR_JOURNAL_FIELD_VALUE: { message: 'journal field value is not a string or bytes', retryable: false },
   LW_ERR_JOURNAL_EMPTY_ENTRY: { message: 'journal entry has no fields', retryable: false },

@@ -16,6 +16,8 @@ export const ROTATING_FILE_ERRORS = {
   LW_ERR_ROTATING_FILE_UNSAFE_MEMBER: 'chain member is not a regular file of its own',
   /** writeFromPipe(): the pipe held fewer bytes than tee had shown (another reader drains it). */
   LW_ERR_ROTATING_FILE_PIPE_SHORT: 'pipe held fewer bytes than it had shown',
+  /** The writer was asked to write while a pipe move (beginPipeMove) was not finished. */
+  LW_ERR_ROTATING_FILE_BUSY: 'a pipe move is in progress',
 } as const;
 
 export type RotatingFileErrorCode = keyof typeof ROTATING_FILE_ERRORS;

@@ -1,7 +1,7 @@
 // Size-capped rotating log files: a writer (append, zero-loss pipe ingest, crash-safe rotation,
 // counted drops) and a position-aware reader. Knows nothing about VMs.
 export { RotatingFileWriter, DEFAULT_MAX_SIZE } from './writer.js';
-export type { RotatingFileWriterOptions, RotatingFileWriterStats } from './writer.js';
+export type { PipeMove, RotatingFileWriterOptions, RotatingFileWriterStats } from './writer.js';
 export { RotatingFileReader } from './reader.js';
 export type { ReadResult } from './reader.js';
 export { PipeScratch, DEFAULT_WINDOW } from './pipe-scratch.js';

@@ -4,7 +4,7 @@
 // Synchronous page-cache writes, like virtlogd: a log write is a memcpy into the page cache and
 // the daemon has nothing better to do meanwhile. Everything that can be decided at open is.
 import fs from 'node:fs';
-import { read as readFd, setNonblock, splice, tee } from '../native/index.js';
+import { read as readFd, setNonblock, splice, tee, type SpliceResult } from '../native/index.js';
 import {
   type ChainLayout,
   type ChainOptions,
@@ -56,6 +56,24 @@ export interface RotatingFileWriterStats {
   readonly rotations: number;
   /** Where the next byte goes (the end of the current file). */
   readonly position: Position;
+}
+
+/**
+ * A splice from a pipe into the current file that beginPipeMove() decided and the caller runs
+ * elsewhere (core's spliceToFile() on libuv's threadpool), then hands back to finishPipeMove().
+ */
+export interface PipeMove {
+  /** The file's fd to splice into (the writer keeps it open until the move is finished). */
+  readonly fd: number;
+  readonly offset: number;
+  /** At most this many bytes (the splice may move fewer: the pipe ran dry). */
+  readonly length: number;
+  /** The length was decided by looking at the bytes (near the size limit): it is exact. */
+  readonly exact: boolean;
+  /** exact: the bytes after `length` do not fit, the file ends after them. */
+  readonly cut: boolean;
+  /** exact: the last byte of the move. */
+  readonly lastByte: number;
 }
 
 function errorCode(err: unknown): string {
@@ -129,6 +147,8 @@ export class RotatingFileWriter {
   private lastByte = NEWLINE;
   private failure = 'EUNKNOWN';
   private closed = false;
+  /** The move begun and not finished (at most one): the files stay as they are meanwhile. */
+  private moving: PipeMove | null = null;
 
   private written = 0;
   private dropped = 0;
@@ -187,6 +207,7 @@ export class RotatingFileWriter {
   write(data: Uint8Array): number {
     this.assertOpen();
     if (!(data instanceof Uint8Array)) throw invalidArgument('data must be a Uint8Array');
+    this.assertIdle();
     const len = data.length;
     if (len === 0) return 0;
     if (!this.ready()) {
@@ -242,6 +263,7 @@ export class RotatingFileWriter {
    */
   writeFromPipe(pipeFd: number, scratch: PipeScratch): number | null {
     this.assertOpen();
+    this.assertIdle();
     if (!this.usesSplice) this.enableSplice();
     if (!this.ready()) return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
     let room = this.cap - this.size;
@@ -293,16 +315,89 @@ export class RotatingFileWriter {
     return done;
   }
 
+  /**
+   * writeFromPipe() in two halves, for a caller that must not wait on the disk: this one decides
+   * what to move (rotating, writing a marker owed, looking for a newline near the limit, all as
+   * writeFromPipe() does, synchronously), the caller runs the splice elsewhere and hands its result
+   * to finishPipeMove(). Between the two the writer takes nothing else but close(). Returns the
+   * move, or like writeFromPipe(): bytes drained and counted as dropped when the file cannot be
+   * written, null when the pipe is empty, 0 at EOF.
+   *
+   * Meant for a pipe only the caller feeds (the daemon's staging pipe): splice() holds the pipe's
+   * lock for the whole file write, so a stalled disk must not hold the lock of a pipe a guest writes.
+   */
+  beginPipeMove(pipeFd: number, scratch: PipeScratch): PipeMove | number | null {
+    this.assertOpen();
+    this.assertIdle();
+    if (!this.usesSplice) this.enableSplice();
+    if (!this.ready()) return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
+    let room = this.cap - this.size;
+    if (room <= 0) {
+      if (!this.rotate()) return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
+      room = this.limit;
+    }
+    let move: PipeMove;
+    if (room > scratch.window) {
+      move = { fd: this.spliceFd, offset: this.size, length: Math.min(room - scratch.window, MAX_SPLICE), exact: false, cut: false, lastByte: UNSEEN };
+    } else {
+      const buf = scratch.buffer;
+      const seen = tee(pipeFd, scratch.writeFd, room + 1);
+      if (seen === null || seen === 0) return seen;
+      readExactly(scratch.readFd, buf, seen);
+      const n = seen > room ? cutLength(buf, 0, room) : seen;
+      move = { fd: this.spliceFd, offset: this.size, length: n, exact: true, cut: n < seen, lastByte: buf[n - 1] as number };
+    }
+    this.moving = move;
+    return move;
+  }
+
+  /**
+   * Accounts for a move begun by beginPipeMove(). After a write error, the rest of an exact move
+   * is drained from the pipe and counted as dropped (as writeFromPipe() does); a move that was not
+   * exact drops what the next call finds. Returns the bytes consumed from the pipe, null when it
+   * had none, 0 at EOF.
+   */
+  finishPipeMove(move: PipeMove, result: SpliceResult, pipeFd: number, scratch: PipeScratch): number | null {
+    if (this.moving !== move) throw new RotatingFileError('LW_ERR_ROTATING_FILE_BUSY', `${this.path}: not the move in progress`);
+    this.moving = null;
+    const { moved, error } = result;
+    if (moved > 0) {
+      this.size += moved;
+      this.written += moved;
+      this.lastByte = move.exact && moved === move.length ? move.lastByte : UNSEEN;
+    }
+    if (this.closed) {
+      this.closeFiles();
+      return moved === 0 && !result.eof ? null : moved;
+    }
+    if (error !== null) {
+      if (!isFileError(error)) throw error;
+      this.failure = errorCode(error);
+      if (!move.exact) return moved + (this.discard(pipeFd, scratch.buffer, scratch.buffer.length) ?? 0);
+      readExactly(pipeFd, scratch.buffer, move.length - moved);
+      this.drop(move.length - moved);
+      return move.length;
+    }
+    if (move.cut && moved === move.length) this.cap = this.size;
+    if (moved === 0) return result.eof ? 0 : null;
+    return moved;
+  }
+
   /** Closes the files; first tries once more to record pending drops. Idempotent, never throws. */
   close(): void {
     if (this.closed) return;
-    if (this.pendingDrop > 0 && this.fd >= 0) this.writeMarker();
+    if (this.pendingDrop > 0 && this.fd >= 0 && this.moving === null) this.writeMarker();
     this.closed = true;
-    this.closeFiles();
+    // A move in progress still writes through its fd: finishPipeMove() closes the files then.
+    if (this.moving === null) this.closeFiles();
   }
 
   private assertOpen(): void {
     if (this.closed) throw new RotatingFileError('LW_ERR_ROTATING_FILE_CLOSED', this.path);
+  }
+
+  private assertIdle(): void {
+    if (this.moving !== null) throw new RotatingFileError('LW_ERR_ROTATING_FILE_BUSY', `${this.path}: a pipe move is in progress`);
   }
 
   private openChain(truncate: boolean): void {

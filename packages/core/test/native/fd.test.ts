@@ -249,12 +249,13 @@ test('spliceToFile moves pipe bytes into a file at an offset on the threadpool, 
   setPipeSize(src.writeFd, 256 * 1024);
   t.is(write(src.writeFd, data), data.length);
   const r = await spliceToFile(src.readFd, fd, 1 << 20, 5);
-  t.deepEqual(r, { moved: data.length, error: null });
+  t.deepEqual(r, { moved: data.length, error: null, eof: false });
   t.is(read(src.readFd, Buffer.alloc(1)), null); // consumed: what is in the file left the pipe
   t.deepEqual(fs.readFileSync(file), Buffer.concat([Buffer.from('head:'), data]));
 
   t.is(write(src.writeFd, Buffer.from('abc')), 3);
-  t.deepEqual(await spliceToFile(src.readFd, fd, 2, 1), { moved: 2, error: null });
+  t.deepEqual(await spliceToFile(src.readFd, fd, 2, 1), { moved: 2, error: null, eof: false });
+  t.deepEqual(await spliceToFile(src.readFd, fd, 10, 100), { moved: 1, error: null, eof: false }); // ran dry
   t.is(fs.readFileSync(file).subarray(0, 5).toString('latin1'), 'habd:');
 
   const bad = await spliceToFile(src.readFd, src.writeFd, 1, 0); // a pipe is no file to splice into at an offset
@@ -262,6 +263,8 @@ test('spliceToFile moves pipe bytes into a file at an offset on the threadpool, 
   t.true(bad.error instanceof SysError);
   t.is((bad.error as SysError).code, 'ESPIPE');
   await t.throwsAsync(spliceToFile(src.readFd, fd, 0, 0), { code: 'ERR_OUT_OF_RANGE' });
+  closeOwned(t, src.writeFd);
+  t.deepEqual(await spliceToFile(src.readFd, fd, 10, 0), { moved: 0, error: null, eof: true });
 });
 
 test('memfd is CLOEXEC, sized by writes, and its seals are enforced', (t) => {

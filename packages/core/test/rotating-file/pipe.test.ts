@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import test from 'ava';
-import { close, pipe, read, write } from '../../src/native/index.js';
+import { close, pipe, read, spliceToFile, write } from '../../src/native/index.js';
 import { PipeScratch, RotatingFileError, RotatingFileReader, RotatingFileWriter, START } from '../../src/rotating-file/index.js';
 import type { RotatingFileWriter as Writer } from '../../src/rotating-file/index.js';
 import { chainContent, here, patternBytes, tempDir, testNeeding } from './helpers.js';
@@ -231,4 +231,24 @@ test('a pipe drained by someone else between tee and read is a coded error', asy
 test('PipeScratch rejects a bad window with a coded error', (t) => {
   t.throws(() => PipeScratch.create({ window: 0 }), { code: 'LW_ERR_ROTATING_FILE_INVALID_ARGUMENT' });
   t.throws(() => PipeScratch.create({ window: 1.5 }), { code: 'LW_ERR_ROTATING_FILE_INVALID_ARGUMENT' });
+});
+
+test('a pipe move in progress: the writer refuses other writes, and close() waits for the move to finish', async (t) => {
+  const dir = tempDir(t);
+  const base = path.join(dir, 'vm.log');
+  const w = RotatingFileWriter.open(base, { maxSize: 1024 * 1024 });
+  const scratch = scratchFor(t);
+  const p = openPipe(t);
+  put(p.writeFd, Buffer.from('first line\n'));
+  const move = w.beginPipeMove(p.readFd, scratch);
+  if (move === null || typeof move === 'number') return t.fail('no move begun');
+  t.throws(() => w.write(Buffer.from('x')), { code: 'LW_ERR_ROTATING_FILE_BUSY' });
+  t.throws(() => w.beginPipeMove(p.readFd, scratch), { code: 'LW_ERR_ROTATING_FILE_BUSY' });
+  t.throws(() => w.writeFromPipe(p.readFd, scratch), { code: 'LW_ERR_ROTATING_FILE_BUSY' });
+  const running = spliceToFile(p.readFd, move.fd, move.length, move.offset);
+  w.close();
+  t.is(w.finishPipeMove(move, await running, p.readFd, scratch), 11);
+  t.is(fs.readFileSync(base, 'latin1'), 'first line\n');
+  t.is(w.stats.position.offset, 11);
+  t.throws(() => w.finishPipeMove(move, { moved: 0, error: null, eof: false }, p.readFd, scratch), { code: 'LW_ERR_ROTATING_FILE_BUSY' });
 });

@@ -1,11 +1,13 @@
 // Property: for any sizes and contents of writes, the files read oldest to newest are exactly the
 // tail of everything written, no file exceeds maxSize, and a cut that could fall after a newline does;
-// for write() and for writeFromPipe(), the daemon's path (a real pipe, tee + splice).
+// for write(), for writeFromPipe() (a real pipe, tee + splice) and for the daemon's path, the same
+// split in beginPipeMove()/finishPipeMove() with the splice on libuv's threadpool.
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { close, pipe, write } from '../../src/native/index.js';
+import { close, pipe, spliceToFile, write } from '../../src/native/index.js';
 import { PipeScratch, RotatingFileReader, RotatingFileWriter, START } from '../../src/rotating-file/index.js';
 import type { Position } from '../../src/rotating-file/index.js';
 import { chainContent, tempDir } from './helpers.js';
@@ -70,11 +72,21 @@ test('the chain always holds the tail of what was written, no file over maxSize'
   t.pass();
 });
 
-test('writeFromPipe: the same invariants for random chunks through a real pipe, positions exact and monotonic', (t) => {
+/** One drain step of a writer from a pipe: bytes consumed, null when empty, 0 at EOF. */
+type Step = (w: RotatingFileWriter, pipeFd: number, scratch: PipeScratch) => Promise<number | null>;
+
+/** Both halves of a pipe move, the splice on libuv's threadpool, as the daemon runs them. */
+const moveStep: Step = async (w, pipeFd, scratch) => {
+  const move = w.beginPipeMove(pipeFd, scratch);
+  if (move === null || typeof move === 'number') return move;
+  return w.finishPipeMove(move, await spliceToFile(pipeFd, move.fd, move.length, move.offset), pipeFd, scratch);
+};
+
+async function pipeInvariantsHold(t: ExecutionContext, step: Step, numRuns: number): Promise<void> {
   const root = tempDir(t);
   let run = 0;
-  fc.assert(
-    fc.property(
+  await fc.assert(
+    fc.asyncProperty(
       fc.integer({ min: 1, max: 200 }),
       fc.integer({ min: 0, max: 4 }),
       fc.constantFrom<0 | 1>(0, 1),
@@ -82,7 +94,7 @@ test('writeFromPipe: the same invariants for random chunks through a real pipe, 
       fc.integer({ min: 1, max: 300 }),
       // Batches of chunks written into the pipe before the writer drains it.
       fc.array(fc.array(chunk, { minLength: 1, maxLength: 5 }), { maxLength: 25 }),
-      (maxSize, maxBackups, firstBackupIndex, window, batches) => {
+      async (maxSize, maxBackups, firstBackupIndex, window, batches) => {
         const dir = path.join(root, `pipe-${run++}`);
         fs.mkdirSync(dir);
         const base = path.join(dir, 'log');
@@ -101,7 +113,7 @@ test('writeFromPipe: the same invariants for random chunks through a real pipe, 
               total += data.length;
             }
             for (;;) {
-              const n = w.writeFromPipe(p.readFd, scratch);
+              const n = await step(w, p.readFd, scratch);
               positions.push(w.position);
               if (n === null) break;
               if (n <= 0) return false;
@@ -109,7 +121,7 @@ test('writeFromPipe: the same invariants for random chunks through a real pipe, 
             if (w.position.offset !== total || w.stats.bytesDropped !== 0) return false;
           }
           close(p.writeFd);
-          if (w.writeFromPipe(p.readFd, scratch) !== 0) return false;
+          if ((await step(w, p.readFd, scratch)) !== 0) return false;
         } finally {
           w.close();
           scratch.close();
@@ -133,7 +145,15 @@ test('writeFromPipe: the same invariants for random chunks through a real pipe, 
         return true;
       },
     ),
-    { numRuns: 120 },
+    { numRuns },
   );
   t.pass();
+}
+
+test('writeFromPipe: the same invariants for random chunks through a real pipe, positions exact and monotonic', async (t) => {
+  await pipeInvariantsHold(t, (w, fd, scratch) => Promise.resolve(w.writeFromPipe(fd, scratch)), 120);
+});
+
+test('beginPipeMove/finishPipeMove with the splice on the threadpool: the same invariants', async (t) => {
+  await pipeInvariantsHold(t, moveStep, 80);
 });
