@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -61,6 +62,11 @@ ssize_t lw_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size
 
 ssize_t lw_tee(int fd_in, int fd_out, size_t len) {
   return RETRY_EINTR(tee(fd_in, fd_out, len, SPLICE_F_NONBLOCK));
+}
+
+int lw_pipe_bytes(int fd) {
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) < 0 ? -errno : n;
 }
 
 int lw_punch_hole(int fd, int64_t off, int64_t len) {

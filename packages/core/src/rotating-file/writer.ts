@@ -383,6 +383,16 @@ export class RotatingFileWriter {
     return moved;
   }
 
+  /**
+   * Counts bytes the caller lost before they reached the writer (e.g. shed from a pipe while the
+   * disk stalled) as dropped for `reason`; the next write records them in a marker line first.
+   */
+  recordDrop(n: number, reason: string): void {
+    this.assertOpen();
+    if (!Number.isSafeInteger(n) || n < 0) throw invalidArgument('n must be an integer >= 0');
+    if (n > 0) this.drop(n, reason);
+  }
+
   /** Closes the files; first tries once more to record pending drops. Idempotent, never throws. */
   close(): void {
     if (this.closed) return;
@@ -529,10 +539,10 @@ export class RotatingFileWriter {
     }
   }
 
-  private drop(n: number): void {
+  private drop(n: number, reason = this.failure): void {
     this.dropped += n;
     this.pendingDrop += n;
-    if (!this.dropReasons.includes(this.failure)) this.dropReasons.push(this.failure);
+    if (!this.dropReasons.includes(reason)) this.dropReasons.push(reason);
   }
 
   /** Drains up to max bytes from a pipe the file cannot take, so the guest never blocks on us. */
