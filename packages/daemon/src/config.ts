@@ -25,6 +25,8 @@ export interface DaemonConfig {
   pipeSize: number;
   /** Pipe capacity added across all open logs for the few ms of a re-exec (upgrade/exec-headroom.ts); 0 = none. */
   execHeadroom: number;
+  /** A log file write running longer than this makes its log drop what the guest writes meanwhile (ms). */
+  stallTimeoutMs: number;
   /** Newest backup is `.0` (virtlogd) or `.1` (logrotate, libxl). */
   backupNaming: 'virtlogd' | 'logrotate';
   /** Exit after this long with no open log and no client; null = never. */
@@ -53,6 +55,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   pipeSize: 1024 * 1024,
   execHeadroom: 256 * 1024 * 1024,
+  stallTimeoutMs: 1000,
   backupNaming: 'virtlogd',
 } as const;
 
@@ -63,13 +66,14 @@ export const BOUNDS = {
   maxClients: { min: 1, max: 65536 },
   pipeSize: { min: 4096, max: 256 * 1024 * 1024 },
   execHeadroom: { min: 0, max: 2 ** 40 },
+  stallTimeoutMs: { min: 10, max: 3_600_000 },
   timeoutSec: { min: 1, max: 365 * 24 * 3600 },
 } as const;
 
 const KEYS = new Set([
   'state_dir', 'socket_path', 'socket_mode', 'socket_group', 'log_root', 'max_size', 'max_backups',
   'max_clients', 'allowed_uids', 'log_level', 'pipe_size', 'backup_naming', 'journal', 'ingest',
-  'exec_headroom',
+  'exec_headroom', 'stall_timeout_ms',
 ]);
 
 export function loadConfig(flags: ConfigFlags, cwd: string = process.cwd()): DaemonConfig {
@@ -128,6 +132,7 @@ export function loadConfig(flags: ConfigFlags, cwd: string = process.cwd()): Dae
     logLevel: flags.verbose === true ? 'debug' : levelValue,
     pipeSize: optInt(table, 'pipe_size', BOUNDS.pipeSize) ?? DEFAULTS.pipeSize,
     execHeadroom: optInt(table, 'exec_headroom', BOUNDS.execHeadroom) ?? DEFAULTS.execHeadroom,
+    stallTimeoutMs: optInt(table, 'stall_timeout_ms', BOUNDS.stallTimeoutMs) ?? DEFAULTS.stallTimeoutMs,
     backupNaming: naming,
     idleTimeoutMs,
     journal: loadJournalSettings(table, stateDir),

@@ -81,7 +81,7 @@ export class Daemon {
         daemon.server.adopt(opts.listenFd);
       }
     } catch (err) {
-      daemon.handler.closeAll();
+      void daemon.handler.closeAll();
       void daemon.journal.close();
       throw err;
     }
@@ -165,7 +165,7 @@ export class Daemon {
     this.#stopping ??= (async () => {
       this.#clearIdle();
       await this.server.close();
-      this.handler.closeAll();
+      await this.handler.closeAll();
       await this.journal.close();
       if (this.#boundSocket) unlinkQuietly(this.#config.socketPath);
       this.logger.info('logwardend stopped');
@@ -184,6 +184,7 @@ export class Daemon {
       maxSize: c.maxSize,
       maxBackups: c.maxBackups,
       pipeSize: c.pipeSize,
+      stallTimeoutMs: c.stallTimeoutMs,
       firstBackupIndex: c.backupNaming === 'logrotate' ? 1 : 0,
     };
   }

@@ -1,13 +1,35 @@
 // The stateful half of the daemon: the logs it holds, each a guest pipe (read end only) feeding a
-// rotating file. Everything here is synchronous and runs on the event loop: a wakeup moves what
-// the pipe holds into the file with splice (bytes leave the pipe only once they are in the file),
-// so a kill at any instant loses nothing the guest wrote that the pipe still holds.
-import { closeSync, readdirSync, unlinkSync } from 'node:fs';
-import { close, FdPoller, getPipeSize, pipe, setNonblock, setPipeSize, type FdEvent } from '@logwarden/core/native';
+// rotating file through a staging pipe of the daemon's own.
+//
+// Bytes move by splice only, so they leave one pipe exactly as they enter the next pipe or the file:
+// a kill at any instant loses nothing the guest wrote (the staging pipe is carried across a re-exec
+// and kept in systemd's fd store like the guest's). The event loop moves guest -> staging, pipe to
+// pipe, which never waits on the disk; staging -> file runs on libuv's threadpool (spliceToFile).
+// Why two pipes: splice() holds the pipe's lock for the whole file write, so a stalled disk would
+// block a guest writing into the pipe being spliced from, whatever room it has. With staging, only
+// the daemon's own pipe is locked; the guest's pipe is a bounded buffer, and when a file write takes
+// longer than stall_timeout_ms, what the guest writes meanwhile is read and counted as dropped
+// (one marker line records it) instead of blocking the guest.
+import { closeSync, openSync, readdirSync, unlinkSync, constants as fsConstants } from 'node:fs';
+import {
+  close,
+  FdPoller,
+  getPipeSize,
+  pipe,
+  pipeBytes,
+  read as readFd,
+  setNonblock,
+  setPipeSize,
+  splice,
+  spliceToFile,
+  type FdEvent,
+  type SpliceResult,
+} from '@logwarden/core/native';
 import { LwError } from '@logwarden/core/errors';
 import type { Domain, LogInfo, WirePosition } from '@logwarden/core/protocol';
 import {
   PipeScratch,
+  type PipeMove,
   RotatingFileError,
   RotatingFileReader,
   RotatingFileWriter,
@@ -22,6 +44,8 @@ export interface LogSettings {
   maxBackups: number;
   pipeSize: number;
   firstBackupIndex: 0 | 1;
+  /** A file write running longer than this makes the log shed what its guest writes (ms). */
+  stallTimeoutMs: number;
 }
 
 export interface OpenRequest {
@@ -44,11 +68,13 @@ export interface LogState {
   bytesDropped: number;
   position: WirePosition;
   readFd: number | null;
+  /** The staging pipe's read end (bytes taken from the guest, not yet in the file), if open. */
+  stageFd: number | null;
 }
 
-/** Told when a log starts and stops holding a pipe (the systemd fd store keeps a copy meanwhile). */
+/** Told when a log starts and stops holding its pipes (the systemd fd store keeps a copy meanwhile). */
 export interface LogObserver {
-  opened(rel: string, readFd: number): void;
+  opened(rel: string, fds: { readFd: number; stageFd: number }): void;
   closed(rel: string): void;
 }
 
@@ -58,15 +84,17 @@ export interface ReadOutcome {
   gap: number;
 }
 
-// A wakeup moves at most this much from one pipe before yielding to the others (the poller is
-// level-triggered: what is left fires it again on the next loop turn).
-const DRAIN_BUDGET = 4 * 1024 * 1024;
-// Draining for a position query or a close stops here even if the guest keeps writing.
+// Flushing for a position query or a close stops here even if the guest keeps writing.
 const DRAIN_LIMIT = 64 * 1024 * 1024;
-// A splice shorter than this most likely emptied the pipe (see #drain).
-const SHORT_SPLICE = 64 * 1024;
-// How long a quiet guest's bytes may wait in its pipe (see #onReadable).
+// A quiet guest's pace is judged against this (see #idle).
+const QUIET_BYTES = 64 * 1024;
+// How long a quiet guest's bytes may wait in its pipe (see #idle).
 const QUIET_MS = 100;
+// The staging pipe: one threadpool move takes at most this much (4 round trips per MiB; measured
+// in docs/benchmarks.md). Small against the guest's pipe, which is the buffer a stall may use.
+const STAGE_SIZE = 256 * 1024;
+// While shedding, one wakeup reads at most this much before yielding to other logs.
+const SHED_BUDGET = 4 * 1024 * 1024;
 
 interface Entry {
   rel: string;
@@ -87,6 +115,26 @@ interface Live {
   writer: RotatingFileWriter;
   readFd: number;
   poller: FdPoller;
+  stageRead: number;
+  stageWrite: number;
+  /** Bytes in the staging pipe. */
+  staged: number;
+  /** The move of staged bytes into the file running on the threadpool, if any. */
+  moving: Promise<void> | null;
+  stallTimeoutMs: number;
+  stallTimer: NodeJS.Timeout | null;
+  /** The running move outlived stallTimeoutMs: guest bytes are read and dropped until it returns. */
+  shedding: boolean;
+  /** Bytes shed and not handed to the writer yet: its marker must follow the staged (older) bytes. */
+  shed: number;
+  /** The guest pipe said EOF: the log closes once its staging pipe is empty. */
+  guestEof: boolean;
+  /** Close requested while a move ran (its fds stay open until it returns). */
+  closing: boolean;
+  /** What woke the current round of moves, and how much it took from the guest (see #idle). */
+  wake: 'poll' | 'quiet' | 'flush';
+  wokeAt: number;
+  sinceWake: number;
 }
 
 export function toWire(p: Position): WirePosition {
@@ -109,8 +157,6 @@ export class LogHandler {
   /** Open logs drained by the quiet timer instead of epoll (see #onReadable). */
   readonly #quiet = new Set<Entry>();
   #quietTimer: NodeJS.Timeout | null = null;
-  readonly #lastWake = new WeakMap<Live, number>();
-  readonly #capacity = new WeakMap<Live, number>();
   #taken = 0;
   #pipeSizeRefused = false;
   observer: LogObserver | null = null;
@@ -170,6 +216,7 @@ export class LogHandler {
       throw ioError(rel, 'open', err);
     }
     let fds: { readFd: number; writeFd: number };
+    let stage: { readFd: number; writeFd: number };
     try {
       // The write end stays blocking: guests expect write() to wait, not to fail with EAGAIN.
       fds = pipe({ nonblock: false });
@@ -181,6 +228,7 @@ export class LogHandler {
     try {
       this.#sizePipe(fds.readFd, defaults.pipeSize);
       setNonblock(fds.readFd, true);
+      stage = this.#stagingPipe();
     } catch (err) {
       close(fds.readFd);
       close(fds.writeFd);
@@ -189,36 +237,39 @@ export class LogHandler {
       throw ioError(rel, 'pipe', err);
     }
     const entry = this.#entry(rel, req.driver, req.domain, settings);
-    const poller = new FdPoller(fds.readFd, (ev) => {
-      this.#onReadable(entry, ev);
-    });
-    entry.live = { confined, writer, readFd: fds.readFd, poller };
-    entry.position = writer.position;
-    this.#open++;
-    poller.start({ readable: true });
-    this.observer?.opened(rel, fds.readFd);
+    const live = this.#live(entry, { confined, writer, readFd: fds.readFd, stage, staged: 0, stallTimeoutMs: defaults.stallTimeoutMs });
+    live.poller.start({ readable: true });
+    this.observer?.opened(rel, { readFd: fds.readFd, stageFd: stage.readFd });
     this.#logger.debug('log opened', { path: rel, driver: req.driver, truncate: req.truncate });
     this.#notify(rel);
     return { position: toWire(writer.position), writeFd: fds.writeFd };
   }
 
   /** Where the next byte will go, after everything the pipe already holds. */
-  getPosition(path: unknown): WirePosition {
+  async getPosition(path: unknown): Promise<WirePosition> {
     const rel = this.#root.normalize(path);
     const entry = this.#entries.get(rel);
     if (entry?.live != null) {
-      this.#drain(entry, DRAIN_LIMIT);
-      // The drain may have met EOF and closed the log: its last position stands then.
+      await this.#flush(entry);
+      // The flush may have met EOF and closed the log: its last position stands then.
       return toWire(currentPosition(entry));
     }
     return this.#onDisk(rel, entry, (reader) => toWire(reader.end()));
   }
 
-  /** Up to maxLen bytes from `position`, across rotations; `gap` counts bytes rotated away. */
+  /** Resolves once what the log's pipes hold now is in its file (at most DRAIN_LIMIT bytes more). */
+  async flush(path: unknown): Promise<void> {
+    const entry = this.#entries.get(this.#root.normalize(path));
+    if (entry?.live != null) await this.#flush(entry);
+  }
+
+  /**
+   * Up to maxLen bytes from `position`, across rotations; `gap` counts bytes rotated away. Reads
+   * what is in the files: flush() first for what the pipes still hold.
+   */
   read(path: unknown, position: WirePosition, maxLen: number): ReadOutcome {
     const rel = this.#root.normalize(path);
     const entry = this.#entries.get(rel);
-    if (entry?.live != null) this.#drain(entry, DRAIN_LIMIT);
     return this.#onDisk(rel, entry, (reader) => {
       let r;
       try {
@@ -235,7 +286,7 @@ export class LogHandler {
   }
 
   /** Appends one message (e.g. a management note) after whatever the pipe already holds. */
-  append(req: Omit<OpenRequest, 'truncate'> & { data: Uint8Array }): WirePosition {
+  async append(req: Omit<OpenRequest, 'truncate'> & { data: Uint8Array }): Promise<WirePosition> {
     this.#assertRunning();
     const rel = this.#root.normalize(req.path);
     const defaults = this.#settings();
@@ -247,7 +298,8 @@ export class LogHandler {
     let n: number;
     let position: Position;
     const known = this.#entries.get(rel);
-    if (known?.live != null) this.#drain(known, DRAIN_LIMIT);
+    // From the end of the flush to the write below nothing else runs: no move can start between.
+    if (known?.live != null) await this.#flush(known);
     let entry: Entry;
     const live = known?.live ?? null;
     if (live !== null) {
@@ -282,11 +334,11 @@ export class LogHandler {
   }
 
   /** Stops holding a log: what the pipe holds is written first, then the read end is closed. */
-  closeLog(path: unknown): void {
+  async closeLog(path: unknown): Promise<void> {
     const rel = this.#root.normalize(path);
     const entry = this.#entries.get(rel);
     if (entry?.live == null) throw new LwError('LW_ERR_LOG_NOT_FOUND', `log ${rel} is not open`, { path: rel });
-    this.#drain(entry, DRAIN_LIMIT);
+    await this.#flush(entry);
     this.#close(entry);
   }
 
@@ -324,7 +376,9 @@ export class LogHandler {
 
   /**
    * Every log's state. With `detach`, open ones are let go: pollers stopped, writers and directories
-   * closed, the pipe read ends left open and unread (their bytes wait for whoever adopts them).
+   * closed, the guest and staging pipes' read ends left open and unread (their bytes wait for
+   * whoever adopts them). A move still running then finishes on its own or is cut short by the
+   * exec: either way the bytes it moved are in the file and the rest are still in the staging pipe.
    */
   exportState(opts: { detach: boolean }): LogState[] {
     const out: LogState[] = [];
@@ -333,13 +387,19 @@ export class LogHandler {
       let { bytesWritten, bytesDropped } = e;
       if (live !== null) {
         bytesWritten += live.writer.stats.bytesWritten;
-        bytesDropped += live.writer.stats.bytesDropped;
+        bytesDropped += live.writer.stats.bytesDropped + live.shed;
       }
       if (live !== null && opts.detach) {
         e.live = null;
         this.#open--;
+        this.#quiet.delete(e);
         live.poller.close();
+        if (live.stallTimer !== null) clearTimeout(live.stallTimer);
+        if (live.moving === null && live.shed > 0) live.writer.recordDrop(live.shed, 'disk stalled');
+        else e.bytesDropped += live.shed;
+        live.shed = 0;
         live.writer.close();
+        close(live.stageWrite);
         e.bytesWritten = bytesWritten = e.bytesWritten + live.writer.stats.bytesWritten;
         e.bytesDropped = bytesDropped = e.bytesDropped + live.writer.stats.bytesDropped;
         e.position = live.writer.stats.position;
@@ -347,7 +407,10 @@ export class LogHandler {
       }
       const { rel, driver, domain, settings, bytesIn } = e;
       const position = toWire(live?.writer.stats.position ?? e.position);
-      out.push({ rel, driver, domain, settings, bytesIn, bytesWritten, bytesDropped, position, readFd: live?.readFd ?? null });
+      out.push({
+        rel, driver, domain, settings, bytesIn, bytesWritten, bytesDropped, position,
+        readFd: live?.readFd ?? null, stageFd: live?.stageRead ?? null,
+      });
     }
     return out;
   }
@@ -359,6 +422,7 @@ export class LogHandler {
    */
   adoptState(logs: readonly LogState[]): void {
     this.#assertRunning();
+    const defaults = this.#settingsOrNull();
     for (const s of logs) {
       const entry = this.#entry(s.rel, s.driver, s.domain, s.settings);
       entry.bytesIn = s.bytesIn;
@@ -374,14 +438,27 @@ export class LogHandler {
         closeSync(confined.dirFd);
         throw ioError(s.rel, 'open', err);
       }
-      const poller = new FdPoller(s.readFd, (ev) => {
-        this.#onReadable(entry, ev);
+      // The staging pipe goes on being the log's (the fd store holds that one), with a new write end.
+      let stage: { readFd: number; writeFd: number };
+      let staged = 0;
+      try {
+        if (s.stageFd === null) {
+          stage = this.#stagingPipe();
+        } else {
+          staged = pipeBytes(s.stageFd);
+          stage = { readFd: s.stageFd, writeFd: reopenWriteEnd(s.stageFd) };
+        }
+      } catch (err) {
+        writer.close();
+        closeSync(confined.dirFd);
+        throw ioError(s.rel, 'pipe', err);
+      }
+      const live = this.#live(entry, {
+        confined, writer, readFd: s.readFd, stage, staged, stallTimeoutMs: defaults?.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
       });
-      entry.live = { confined, writer, readFd: s.readFd, poller };
-      entry.position = writer.position;
-      this.#open++;
-      poller.start({ readable: true });
-      this.#drain(entry, DRAIN_BUDGET, false);
+      live.wake = 'poll';
+      live.wokeAt = performance.now();
+      this.#pump(entry);
     }
   }
 
@@ -421,15 +498,19 @@ export class LogHandler {
   }
 
   /** Drains and closes every log (clean stop: guests see EPIPE from then on). */
-  closeAll(): void {
+  async closeAll(): Promise<void> {
     this.#closed = true;
-    for (const entry of this.#entries.values()) {
-      if (entry.live === null) continue;
-      this.#drain(entry, DRAIN_LIMIT);
-      this.#close(entry);
-    }
+    await Promise.all(
+      [...this.#entries.values()].map(async (entry) => {
+        if (entry.live === null) return;
+        await this.#flush(entry);
+        this.#close(entry);
+      }),
+    );
     if (this.#quietTimer !== null) clearTimeout(this.#quietTimer);
     this.#quietTimer = null;
+    // A close deferred while a move ran happens when it returns: the scratch must outlive it.
+    await Promise.all([...this.#entries.values()].flatMap((e) => (e.live?.moving == null ? [] : [e.live.moving])));
     this.#scratch.close();
   }
 
@@ -454,6 +535,49 @@ export class LogHandler {
     }
   }
 
+  /** The daemon's own pipe between a guest's and the file (see the top of this file). */
+  #stagingPipe(): { readFd: number; writeFd: number } {
+    const stage = pipe();
+    try {
+      setPipeSize(stage.readFd, STAGE_SIZE);
+    } catch (err) {
+      // Refused (an unprivileged daemon at its pipe memory limit): the kernel's default works, in smaller steps.
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') {
+        close(stage.readFd);
+        close(stage.writeFd);
+        throw err;
+      }
+    }
+    return stage;
+  }
+
+  #settingsOrNull(): LogSettings | null {
+    try {
+      return this.#settings();
+    } catch {
+      // Adopted before the configuration is read (resume.ts): the default holds until the next open.
+      return null;
+    }
+  }
+
+  #live(
+    entry: Entry,
+    o: { confined: ConfinedPath; writer: RotatingFileWriter; readFd: number; stage: { readFd: number; writeFd: number }; staged: number; stallTimeoutMs: number },
+  ): Live {
+    const poller = new FdPoller(o.readFd, (ev) => {
+      this.#onReadable(entry, ev);
+    });
+    const live: Live = {
+      confined: o.confined, writer: o.writer, readFd: o.readFd, poller, stageRead: o.stage.readFd, stageWrite: o.stage.writeFd,
+      staged: o.staged, moving: null, stallTimeoutMs: o.stallTimeoutMs, stallTimer: null, shedding: false, shed: 0,
+      guestEof: false, closing: false, wake: 'poll', wokeAt: 0, sinceWake: 0,
+    };
+    entry.live = live;
+    entry.position = o.writer.position;
+    this.#open++;
+    return live;
+  }
+
   #assertRunning(): void {
     if (this.#closed) throw new LwError('LW_ERR_RPC_CLOSED', 'daemon is stopping');
   }
@@ -474,13 +598,7 @@ export class LogHandler {
     return entry;
   }
 
-  /**
-   * A pipe became readable. A guest that wrote little is then not watched by epoll for a while:
-   * its pipe is drained on a shared timer (QUIET_MS) as long as each drain finds a small amount,
-   * so a guest writing a line every few ms costs one splice per period instead of a wakeup per
-   * write. A timer drain that finds nothing (an idle guest) or a lot (a flood) goes back to epoll.
-   * A guest blocks on its pipe for at most QUIET_MS if it bursts past the pipe's capacity.
-   */
+  /** The guest's pipe became readable (the poller runs only while no move runs, or while shedding). */
   #onReadable(entry: Entry, ev: FdEvent): void {
     const live = entry.live;
     if (live === null) return;
@@ -489,15 +607,181 @@ export class LogHandler {
       this.#close(entry);
       return;
     }
-    const now = performance.now();
-    const since = now - (this.#lastWake.get(live) ?? 0);
-    this.#lastWake.set(live, now);
-    const moved = this.#drain(entry, DRAIN_BUDGET, false);
-    if (entry.live === null || moved === 0) return;
-    // A flood stays on epoll: judged by the pace, since a flood's wakeup may also find little.
-    const limit = this.#quietLimit(live);
-    if (moved >= limit || (moved / Math.max(since, 0.001)) * QUIET_MS >= limit) return;
+    if (live.shedding) {
+      this.#shed(entry, live);
+      return;
+    }
     live.poller.stop();
+    live.wake = 'poll';
+    this.#pump(entry);
+  }
+
+  /**
+   * Moves the log's bytes on: guest pipe -> staging pipe here (pipe to pipe, never waiting on the
+   * disk), then starts the move of the staged bytes into the file on the threadpool; its return
+   * calls this again. With nothing left to move, the log waits for its guest (see #idle).
+   */
+  #pump(entry: Entry): void {
+    const live = entry.live;
+    if (live === null || live.moving !== null) return;
+    for (;;) {
+      if (live.shed > 0 && live.staged === 0) {
+        // Everything older than the shed bytes is in the file: the marker goes right here.
+        live.writer.recordDrop(live.shed, 'disk stalled');
+        live.shed = 0;
+      }
+      // Bytes shed while older ones wait in staging: nothing newer may pass them before the marker.
+      if (!live.guestEof && live.shed === 0 && !this.#stage(entry, live)) return;
+      if (live.staged === 0) {
+        if (live.guestEof) {
+          this.#logger.debug('all writers gone, log closed', { path: entry.rel });
+          this.#close(entry);
+        } else {
+          this.#idle(entry, live);
+        }
+        return;
+      }
+      let move: PipeMove | number | null;
+      try {
+        move = live.writer.beginPipeMove(live.stageRead, this.#scratch);
+      } catch (err) {
+        this.#broken(entry, err);
+        return;
+      }
+      if (move === null || move === 0) {
+        live.staged = 0; // cannot happen (the daemon holds the write end): recount from empty
+        continue;
+      }
+      if (typeof move === 'number') {
+        // The file cannot be written: the writer drained and counted these; go on with the rest.
+        live.staged = Math.max(0, live.staged - move);
+        this.#notify(entry.rel);
+        continue;
+      }
+      this.#startMove(entry, live, move);
+      return;
+    }
+  }
+
+  /** Guest pipe -> staging pipe. False when the log was closed (a broken pipe). */
+  #stage(entry: Entry, live: Live): boolean {
+    let n: number | null;
+    try {
+      n = splice(live.readFd, live.stageWrite, STAGE_SIZE);
+    } catch (err) {
+      this.#broken(entry, err);
+      return false;
+    }
+    if (n === 0) {
+      live.guestEof = true;
+    } else if (n !== null) {
+      live.staged += n;
+      live.sinceWake += n;
+      entry.bytesIn += n;
+      this.#taken += n;
+    }
+    return true;
+  }
+
+  #startMove(entry: Entry, live: Live, move: PipeMove): void {
+    live.poller.stop();
+    live.stallTimer = setTimeout(() => {
+      this.#stalled(entry, live);
+    }, live.stallTimeoutMs);
+    live.moving = spliceToFile(live.stageRead, move.fd, move.length, move.offset).then(
+      (result) => {
+        this.#moved(entry, live, move, result);
+      },
+      (err: unknown) => {
+        this.#moved(entry, live, move, { moved: 0, error: err instanceof Error ? err : new Error(String(err)), eof: false });
+      },
+    );
+  }
+
+  #moved(entry: Entry, live: Live, move: PipeMove, result: SpliceResult): void {
+    if (live.stallTimer !== null) clearTimeout(live.stallTimer);
+    live.stallTimer = null;
+    live.moving = null;
+    let consumed: number | null;
+    try {
+      consumed = live.writer.finishPipeMove(move, result, live.stageRead, this.#scratch);
+    } catch (err) {
+      if (entry.live === live) this.#broken(entry, err);
+      return;
+    }
+    live.staged = Math.max(0, live.staged - (consumed ?? 0));
+    if (live.shedding) {
+      live.shedding = false;
+      live.poller.stop();
+      this.#logger.warn('log file writable again; shedding ended', { path: entry.rel, shedBytes: live.shed });
+    }
+    // Detached for a re-exec meanwhile: the next owner takes it from here.
+    if (entry.live !== live) return;
+    if (live.closing) {
+      this.#close(entry);
+      return;
+    }
+    this.#notify(entry.rel);
+    this.#pump(entry);
+  }
+
+  /** A move outlived stall_timeout_ms: from now until it returns, the guest's bytes are dropped. */
+  #stalled(entry: Entry, live: Live): void {
+    live.stallTimer = null;
+    if (entry.live !== live || live.moving === null) return;
+    live.shedding = true;
+    this.#logger.warn('log file write stalled; dropping what the guest writes until it returns', {
+      path: entry.rel,
+      stallTimeoutMs: live.stallTimeoutMs,
+    });
+    this.#shed(entry, live);
+    if (!live.guestEof) live.poller.start({ readable: true });
+  }
+
+  #shed(entry: Entry, live: Live): void {
+    const buf = this.#scratch.buffer;
+    let shed = 0;
+    try {
+      while (shed < SHED_BUDGET) {
+        const n = readFd(live.readFd, buf, 0, buf.length);
+        if (n === null) break;
+        if (n === 0) {
+          live.guestEof = true;
+          live.poller.stop();
+          break;
+        }
+        shed += n;
+      }
+    } catch (err) {
+      this.#broken(entry, err);
+    }
+    live.shed += shed;
+    entry.bytesIn += shed;
+    this.#taken += shed;
+  }
+
+  /**
+   * Nothing left to move. A guest that wrote little since it woke us is then not watched by epoll
+   * for a while: it is drained on a shared timer (QUIET_MS) as long as each round finds a small
+   * amount, so a guest writing a line every few ms costs one round per period instead of a wakeup
+   * per write. A timer round that finds nothing (an idle guest) or a lot (a flood) goes back to
+   * epoll. A guest blocks on its pipe for at most QUIET_MS if it bursts past the pipe's capacity.
+   */
+  #idle(entry: Entry, live: Live): void {
+    const moved = live.sinceWake;
+    const now = performance.now();
+    const since = now - live.wokeAt;
+    const wake = live.wake;
+    live.sinceWake = 0;
+    live.wokeAt = now;
+    const quiet =
+      wake === 'quiet'
+        ? moved > 0 && moved < QUIET_BYTES
+        : moved > 0 && moved < QUIET_BYTES && (moved / Math.max(since, 0.001)) * QUIET_MS < QUIET_BYTES;
+    if (!quiet) {
+      live.poller.start({ readable: true });
+      return;
+    }
     this.#quiet.add(entry);
     this.#quietTimer ??= setTimeout(() => {
       this.#drainQuiet();
@@ -506,82 +790,60 @@ export class LogHandler {
 
   #drainQuiet(): void {
     this.#quietTimer = null;
-    for (const entry of this.#quiet) {
+    const due = [...this.#quiet];
+    this.#quiet.clear();
+    for (const entry of due) {
       const live = entry.live;
-      if (live === null) {
-        this.#quiet.delete(entry);
-        continue;
-      }
-      const moved = this.#drain(entry, DRAIN_BUDGET, false);
-      if (entry.live === null) continue;
-      if (moved === 0 || moved >= this.#quietLimit(live)) {
-        this.#quiet.delete(entry);
-        live.poller.start({ readable: true });
-      }
+      if (live === null || live.moving !== null) continue;
+      live.wake = 'quiet';
+      this.#pump(entry);
     }
-    if (this.#quiet.size > 0) {
-      this.#quietTimer = setTimeout(() => {
-        this.#drainQuiet();
-      }, QUIET_MS);
-    }
-  }
-
-  /** Bytes per QUIET_MS above which a pipe is busy: a quarter of its capacity, at most 64 KiB. */
-  #quietLimit(live: Live): number {
-    let capacity = this.#capacity.get(live);
-    if (capacity === undefined) {
-      capacity = getPipeSize(live.readFd);
-      this.#capacity.set(live, capacity);
-    }
-    return Math.min(SHORT_SPLICE, capacity / 4);
   }
 
   /**
-   * Moves what the pipe holds into the file, up to `budget` bytes; closes the log at EOF. A wakeup
-   * (untilEmpty false) stops after a short splice: the pipe was most likely emptied by it, and if
-   * not, the level-triggered poller fires again. That saves the EAGAIN round of a quiet guest's
-   * every write (1000 guests x 10 KB/s: ~10k wakeups/s, see docs/benchmarks.md).
+   * Resolves once the log's pipes held nothing more (or DRAIN_LIMIT bytes went through, for a guest
+   * that keeps writing). Waits for a stalled disk as long as it stalls.
    */
-  #drain(entry: Entry, budget: number, untilEmpty = true): number {
-    const live = entry.live;
-    if (live === null) return 0;
-    let moved = 0;
-    let eof = false;
-    try {
-      while (moved < budget) {
-        const n = live.writer.writeFromPipe(live.readFd, this.#scratch);
-        if (n === null) break;
-        if (n === 0) {
-          eof = true;
-          break;
-        }
-        moved += n;
-        if (!untilEmpty && n < SHORT_SPLICE) break;
+  async #flush(entry: Entry): Promise<void> {
+    const start = this.#taken;
+    for (;;) {
+      const live = entry.live;
+      if (live === null) return;
+      if (live.moving === null) {
+        this.#quiet.delete(entry);
+        live.wake = 'flush';
+        this.#pump(entry);
       }
-    } catch (err) {
-      // Not a disk error (those become counted drops): the pipe itself is broken.
-      this.#logger.error('cannot read the log pipe, closing the log', { path: entry.rel, err });
-      eof = true;
+      const moving = live.moving;
+      if (moving === null || this.#taken - start >= DRAIN_LIMIT) return;
+      await moving;
     }
-    entry.bytesIn += moved;
-    this.#taken += moved;
-    if (eof) {
-      this.#logger.debug('all writers gone, log closed', { path: entry.rel });
-      this.#close(entry);
-    } else if (moved > 0) {
-      this.#notify(entry.rel);
-    }
-    return moved;
+  }
+
+  /** The pipe itself is broken (not a disk error: those become counted drops). */
+  #broken(entry: Entry, err: unknown): void {
+    this.#logger.error('cannot read the log pipe, closing the log', { path: entry.rel, err });
+    this.#close(entry);
   }
 
   #close(entry: Entry): void {
     const live = entry.live;
     if (live === null) return;
+    if (live.moving !== null) {
+      // The threadpool still splices from the staging pipe: its fds stay open until it returns.
+      live.closing = true;
+      return;
+    }
     entry.live = null;
     this.#open--;
     this.#quiet.delete(entry);
     live.poller.close();
+    if (live.stallTimer !== null) clearTimeout(live.stallTimer);
+    if (live.shed > 0) live.writer.recordDrop(live.shed, 'disk stalled');
+    live.shed = 0;
     close(live.readFd);
+    close(live.stageRead);
+    close(live.stageWrite);
     this.observer?.closed(entry.rel);
     live.writer.close();
     const stats = live.writer.stats;
@@ -594,6 +856,7 @@ export class LogHandler {
 
   #info(e: Entry): LogInfo {
     const stats = e.live?.writer.stats;
+    const shed = e.live?.shed ?? 0;
     return {
       path: e.rel,
       driver: e.driver,
@@ -601,7 +864,7 @@ export class LogHandler {
       open: e.live !== null,
       bytesIn: e.bytesIn,
       bytesWritten: e.bytesWritten + (stats?.bytesWritten ?? 0),
-      bytesDropped: e.bytesDropped + (stats?.bytesDropped ?? 0),
+      bytesDropped: e.bytesDropped + (stats?.bytesDropped ?? 0) + shed,
       position: toWire(currentPosition(e)),
     };
   }
@@ -627,6 +890,16 @@ export class LogHandler {
     if (set === undefined) return;
     for (const wake of [...set]) wake();
   }
+}
+
+export const DEFAULT_STALL_TIMEOUT_MS = 1000;
+
+/**
+ * A new write end (close-on-exec: libuv opens so) for a pipe known by its read end: Linux opens a pipe again through /proc with
+ * any mode. The staging pipe's write end is not carried (nobody but the daemon writes it).
+ */
+function reopenWriteEnd(readFd: number): number {
+  return openSync(`/proc/self/fd/${readFd}`, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
 }
 
 function currentPosition(e: Entry): Position {

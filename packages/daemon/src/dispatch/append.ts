@@ -2,9 +2,9 @@ import type { CallContext, HandlerOutput, MethodArgs } from '@logwarden/core/pro
 import type { DispatchContext } from './context.js';
 import { checkOverrides } from './overrides.js';
 
-export function append(d: DispatchContext, _ctx: CallContext, args: MethodArgs['append']): Promise<HandlerOutput<'append'>> {
+export async function append(d: DispatchContext, _ctx: CallContext, args: MethodArgs['append']): Promise<HandlerOutput<'append'>> {
   checkOverrides(args);
-  const position = d.handler.append({
+  const position = await d.handler.append({
     driver: args.driver,
     domain: args.domain,
     path: args.path,
@@ -12,5 +12,5 @@ export function append(d: DispatchContext, _ctx: CallContext, args: MethodArgs['
     maxSize: args.maxSize,
     maxBackups: args.maxBackups,
   });
-  return Promise.resolve({ result: { position } });
+  return { result: { position } };
 }

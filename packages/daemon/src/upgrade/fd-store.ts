@@ -8,7 +8,7 @@ import { close, dup } from '@logwarden/core/native';
 import type { LogObserver, LogState } from '../log-handler.js';
 import type { Logger } from '../logger.js';
 import { encodeFdName, storeStateRecord, type Notifier } from '../systemd/index.js';
-import { encodeState, LOG_FD_KIND, STATE_FD_NAME, STATE_VERSION, type CarriedMirror, type DaemonState } from './state.js';
+import { encodeState, LOG_FD_KIND, STAGE_FD_KIND, STATE_FD_NAME, STATE_VERSION, type CarriedMirror, type DaemonState } from './state.js';
 // Coalesces the record rewrites of a burst of opens/closes into one.
 const RECORD_DELAY_MS = 20;
 // A record is two small datagrams to systemd and a memfd: once a second is nothing next to a flood.
@@ -43,24 +43,31 @@ export class FdStoreSync implements LogObserver {
     this.#source = source;
   }
 
-  opened(rel: string, readFd: number): void {
+  opened(rel: string, fds: { readFd: number; stageFd: number }): void {
+    this.#store(rel, LOG_FD_KIND, fds.readFd);
+    this.#store(rel, STAGE_FD_KIND, fds.stageFd);
+    this.schedule();
+  }
+
+  #store(rel: string, kind: string, fd: number): void {
     // The log may close (and its fd number be reused) before the queued message goes out: send a copy.
-    const copy = dup(readFd);
+    const copy = dup(fd);
     this.#notifier
-      .storeFds([copy], encodeFdName(LOG_FD_KIND, rel), { poll: false })
+      .storeFds([copy], encodeFdName(kind, rel), { poll: false })
       .catch((err: unknown) => {
-        this.#logger.warn('cannot put a log pipe in the fd store: a crash would lose it', { path: rel, err });
+        this.#logger.warn('cannot put a log pipe in the fd store: a crash would lose it', { path: rel, kind, err });
       })
       .finally(() => {
         close(copy);
       });
-    this.schedule();
   }
 
   closed(rel: string): void {
-    this.#notifier.removeFds(encodeFdName(LOG_FD_KIND, rel)).catch((err: unknown) => {
-      this.#logger.warn('cannot remove a log pipe from the fd store', { path: rel, err });
-    });
+    for (const kind of [LOG_FD_KIND, STAGE_FD_KIND]) {
+      this.#notifier.removeFds(encodeFdName(kind, rel)).catch((err: unknown) => {
+        this.#logger.warn('cannot remove a log pipe from the fd store', { path: rel, kind, err });
+      });
+    }
     this.schedule();
   }
 
@@ -125,7 +132,7 @@ export class FdStoreSync implements LogObserver {
       listenFd: null,
       connections: [],
       // fd numbers mean nothing to the next process: systemd hands the pipes back by name.
-      logs: logs.map((l) => ({ ...l, readFd: null })),
+      logs: logs.map((l) => ({ ...l, readFd: null, stageFd: null })),
       logRoot: this.#source.logRoot,
       defaults: this.#source.defaults(),
       mirrors,

@@ -1,15 +1,15 @@
 // Start-up after a re-exec or a crash: what the previous process left, found either in the memfd named
 // by LOGWARDEN_UPGRADE_STATE (re-exec: fd numbers are ours already) or in what systemd handed back
-// (crash/restart: the listener `rpc`, the `state` record and one `log.*` fd per open log). The
+// (crash/restart: the listener `rpc`, the `state` record, and a `log.*` and a `stage.*` fd per open log). The
 // re-exec state is read by resume.ts; the fd store's too when its record names the log root.
-import { close } from '@logwarden/core/native';
+import { close, pipe } from '@logwarden/core/native';
 import type { Daemon } from '../daemon.js';
 import type { LogState } from '../log-handler.js';
 import type { Logger } from '../logger.js';
 import { decodeFdName, fdIdHash } from '../systemd/fd-names.js';
 import type { ListenFd } from '../systemd/listen-fds.js';
 import { readStateRecord } from '../systemd/state-record.js';
-import { decodeState, LOG_FD_KIND, preciseNow, STATE_FD_NAME, type CarriedConnection, type CarriedMirror, type DaemonState } from './state.js';
+import { decodeState, LOG_FD_KIND, STAGE_FD_KIND, preciseNow, STATE_FD_NAME, type CarriedConnection, type CarriedMirror, type DaemonState } from './state.js';
 
 export interface Inherited {
   /** Where it came from: an in-place re-exec, systemd's fd store, or nothing (a fresh start). */
@@ -34,6 +34,13 @@ function closeQuietly(fd: number): void {
   } catch {
     // Not ours after all: nothing to release.
   }
+}
+
+/** A pipe already at EOF: stands in for a guest pipe that was not stored (see fromFdStore). */
+function emptyClosedPipe(): number {
+  const p = pipe();
+  close(p.writeFd);
+  return p.readFd;
 }
 
 /** The fd store's `state` record among `fds`, or null when there is none or it is unusable (`why`). */
@@ -79,25 +86,31 @@ export function fromFdStore(fds: readonly ListenFd[], logger: Logger, defaults: 
   }
   const fallback = (rel: string): LogState => ({
     rel, driver: 'restored', domain: null, settings: defaults,
-    bytesIn: 0, bytesWritten: 0, bytesDropped: 0, position: { inode: '0', offset: 0 }, readFd: null,
+    bytesIn: 0, bytesWritten: 0, bytesDropped: 0, position: { inode: '0', offset: 0 }, readFd: null, stageFd: null,
   });
   for (const f of fds) {
     if (f === rpc || f === stateFd) continue;
     const parts = decodeFdName(f.name);
-    const known = parts?.kind !== LOG_FD_KIND ? undefined : parts.id !== null ? (byRel.get(parts.id) ?? fallback(parts.id)) : byHash.get(parts.hash);
+    const ours = parts !== null && (parts.kind === LOG_FD_KIND || parts.kind === STAGE_FD_KIND);
+    const known = !ours ? undefined : parts.id !== null ? (byRel.get(parts.id) ?? fallback(parts.id)) : byHash.get(parts.hash);
     if (known === undefined) {
       logger.warn('inherited fd matches no log; closing it', { name: f.name });
       closeQuietly(f.fd);
       continue;
     }
-    if (known.readFd !== null) {
+    const slot = parts?.kind === STAGE_FD_KIND ? 'stageFd' : 'readFd';
+    if (known[slot] !== null) {
       // systemd stored the same log twice (an open raced a crash): one pipe is the log's, the other stale.
-      logger.warn('two stored fds for one log; keeping the first', { path: known.rel });
+      logger.warn('two stored fds for one log; keeping the first', { path: known.rel, kind: parts?.kind });
       closeQuietly(f.fd);
       continue;
     }
-    known.readFd = f.fd;
+    known[slot] = f.fd;
     byRel.set(known.rel, known);
+  }
+  for (const log of byRel.values()) {
+    // A staging pipe without its guest pipe (a close raced a crash): its bytes go to the file at adoption.
+    if (log.stageFd !== null && log.readFd === null) log.readFd = emptyClosedPipe();
   }
   out.logs = [...byRel.values()];
   if (out.logs.some((l) => l.readFd !== null)) out.from = 'fd-store';

@@ -12,7 +12,7 @@ import { MAIN, tempDir } from '../helpers.js';
 const state: DaemonState = {
   version: STATE_VERSION, startedAt: 1_700_000_000_000, upgrades: 0, listenFd: 5, connections: [], logRoot: '/var/lib/logwarden/log',
   defaults: { maxSize: 2097152, maxBackups: 3, firstBackupIndex: 0 }, mirrors: [], pausedAt: null,
-  logs: [{ rel: 'a.log', driver: 'qemu', domain: null, settings: { maxSize: 4096, maxBackups: 3, firstBackupIndex: 0 }, bytesIn: 0, bytesWritten: 0, bytesDropped: 0, position: { inode: '1', offset: 0 }, readFd: 9 }],
+  logs: [{ rel: 'a.log', driver: 'qemu', domain: null, settings: { maxSize: 4096, maxBackups: 3, firstBackupIndex: 0 }, bytesIn: 0, bytesWritten: 0, bytesDropped: 0, position: { inode: '1', offset: 0 }, readFd: 9, stageFd: 10 }],
 };
 
 /** Runs the check with `stdin` as its stdin, then closes `stdin` (ours). */

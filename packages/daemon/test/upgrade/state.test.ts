@@ -15,6 +15,7 @@ const log = {
   bytesDropped: 1,
   position: { inode: '1234', offset: 9 },
   readFd: 7,
+  stageFd: 11,
 };
 
 const full: DaemonState = {
