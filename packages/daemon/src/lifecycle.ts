@@ -191,7 +191,7 @@ export async function run(early: EarlyStart): Promise<number> {
   }
 
   const notifier = Notifier.fromEnv();
-  const upgrade = installUpgrade(daemon, logger, notifier, inherited);
+  const upgrade = installUpgrade(daemon, logger, notifier, inherited, resumed?.headroom ?? null);
   const notifyFailed = (err: unknown): void => {
     logger.warn('sd_notify failed', { err });
   };

@@ -17,6 +17,7 @@ import { LogRoot } from '../log-root.js';
 import { Logger } from '../logger.js';
 import { listenFds } from '../systemd/listen-fds.js';
 import { readStateRecord } from '../systemd/state-record.js';
+import { ExecHeadroom } from './exec-headroom.js';
 import type { Inherited } from './inherit.js';
 import { decodeState, preciseNow, UPGRADE_STATE_ENV, type DaemonState } from './state.js';
 
@@ -29,20 +30,24 @@ export interface Resumed {
    * previous daemon that did not send it): the logs are then adopted once the configuration is read.
    */
   handler: LogHandler | null;
+  /** After a re-exec: the pipes the previous process widened for it, being shrunk back (exec-headroom.ts). */
+  headroom: ExecHeadroom | null;
 }
 
 type Env = Record<string, string | undefined>;
 
 /** Takes over what a previous process left (removing the variables that say where); null on a plain start. */
 export async function resume(env: Env = process.env): Promise<Resumed | null> {
+  // Node's start-up and loading this module: most of a re-exec's pause (logged below).
+  const startMs = performance.now();
   const stateText = env.LOGWARDEN_UPGRADE_STATE;
   // Never handed to a child, nor to the image after the next re-exec (which sets its own).
   delete env.LOGWARDEN_UPGRADE_STATE;
-  if (stateText !== undefined) return fromExec(readExecState(stateText));
+  if (stateText !== undefined) return fromExec(readExecState(stateText), startMs);
   return env.LISTEN_FDS === undefined ? null : fromFdStore(env);
 }
 
-function fromExec(state: DaemonState): Resumed {
+function fromExec(state: DaemonState, startMs: number): Resumed {
   const inherited: Inherited = {
     from: 'exec',
     listenFd: state.listenFd,
@@ -55,7 +60,18 @@ function fromExec(state: DaemonState): Resumed {
     pausedAt: state.pausedAt,
     adoptedAt: null,
   };
-  return adopt(inherited);
+  const resumed = adopt(inherited);
+  resumed.headroom = ExecHeadroom.resumed(state.widened ?? [], state.logs, resumed.logger);
+  if (state.pausedAt !== null && inherited.adoptedAt !== null) {
+    // Where the pause went: the old image's last steps and the kernel's exec; Node's start-up.
+    const ms = (x: number): number => Math.round(x * 10) / 10;
+    resumed.logger.debug('resumed after a re-exec', {
+      execMs: ms(performance.timeOrigin - state.pausedAt),
+      startMs: ms(startMs),
+      adoptMs: ms(inherited.adoptedAt - performance.timeOrigin - startMs),
+    });
+  }
+  return resumed;
 }
 
 async function fromFdStore(env: Env): Promise<Resumed | null> {
@@ -68,7 +84,7 @@ async function fromFdStore(env: Env): Promise<Resumed | null> {
 }
 
 function adopt(inherited: Inherited, logger = Logger.held()): Resumed {
-  if (inherited.logRoot === null) return { inherited, logger, handler: null };
+  if (inherited.logRoot === null) return { inherited, logger, handler: null, headroom: null };
   const handler = new LogHandler({
     root: new LogRoot(inherited.logRoot),
     logger,
@@ -79,7 +95,7 @@ function adopt(inherited: Inherited, logger = Logger.held()): Resumed {
   });
   handler.adoptState(inherited.logs);
   inherited.adoptedAt = preciseNow();
-  return { inherited, logger, handler };
+  return { inherited, logger, handler, headroom: null };
 }
 
 function readExecState(stateText: string): DaemonState {

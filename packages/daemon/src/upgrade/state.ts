@@ -40,6 +40,12 @@ export interface CarriedMirror {
 
 export interface DaemonState {
   version: typeof STATE_VERSION;
+/** A guest pipe the previous process widened for the exec (exec-headroom.ts): `size` is the one it goes back to. */
+export interface WidenedPipe {
+  rel: string;
+  size: number;
+}
+
   /** Epoch ms the service started; uptime survives re-exec. */
   startedAt: number;
   upgrades: number;
@@ -59,6 +65,8 @@ export interface DaemonState {
   pausedAt: number | null;
 }
 
+  /** Pipes widened for the exec, to be shrunk back by the next process (re-exec only). */
+  widened?: WidenedPipe[];
 function invalid(message: string): LwError {
   return new LwError('LW_ERR_SYSTEMD_STATE_INVALID', message);
 }
@@ -109,6 +117,12 @@ function decodeMirror(v: unknown, i: number): CarriedMirror {
 
 function decodeSettings(v: unknown, at: string): LogState['settings'] {
   if (!isObject(v)) throw invalid(`${at} is malformed`);
+function decodeWidened(v: unknown, i: number): WidenedPipe {
+  const at = `widened[${i}]`;
+  if (!isObject(v)) throw invalid(`${at} is malformed`);
+  return { rel: text(v.rel, `${at}.rel`), size: count(v.size, `${at}.size`) };
+}
+
   const first = v.firstBackupIndex;
   if (first !== 0 && first !== 1) throw invalid(`${at}.firstBackupIndex is not 0 or 1`);
   return { maxSize: count(v.maxSize, `${at}.maxSize`), maxBackups: count(v.maxBackups, `${at}.maxBackups`), firstBackupIndex: first };
@@ -151,6 +165,8 @@ export function decodeState(bytes: Uint8Array): DaemonState {
   if (pausedAt !== null && (typeof pausedAt !== 'number' || !Number.isFinite(pausedAt) || pausedAt < 0)) {
     throw invalid('pausedAt is not a time');
   }
+  const widened = v.widened ?? [];
+  if (!Array.isArray(widened)) throw invalid('widened is not a list');
   return {
     version: STATE_VERSION,
     startedAt: count(v.startedAt, 'startedAt'),
@@ -167,3 +183,4 @@ export function decodeState(bytes: Uint8Array): DaemonState {
     pausedAt,
   };
 }
+    ...(v.widened === undefined ? {} : { widened: widened.map(decodeWidened) }),

@@ -3,8 +3,10 @@
 // the exec: bytes wait in the pipes, and the next process reads them. Everything that can wait
 // (clients, mirrors, systemd) is settled while the pipes are still being read; they are let go only
 // for the last synchronous steps before execve, and the next image takes them back before loading
-// anything else (resume.ts). A failed exec changes nothing: the daemon takes everything back and runs on;
-// a new image that would start and die is caught before anything is let go (canary.ts).
+// anything else (resume.ts). Right before those steps the pipes are widened (exec-headroom.ts), so
+// that the kernel buffers what guests write meanwhile; the next image shrinks them back. A failed exec
+// changes nothing: the daemon takes everything back and runs on; a new image that would start and
+// die is caught before anything is let go (canary.ts).
 import { close, isSysError } from '@logwarden/core/native';
 import { LwError } from '@logwarden/core/protocol';
 import type { Daemon } from '../daemon.js';
@@ -14,6 +16,7 @@ import { createStateRecord, type Notifier } from '../systemd/index.js';
 import { FdStoreSync } from './fd-store.js';
 import type { Inherited } from './inherit.js';
 import { runCanary } from './canary.js';
+import { ExecHeadroom } from './exec-headroom.js';
 import { planReexec, reexec } from './reexec.js';
 import { encodeState, preciseNow, STATE_VERSION, UPGRADE_STATE_ENV, type CarriedMirror, type DaemonState } from './state.js';
 
@@ -30,6 +33,8 @@ export interface UpgradeRunner {
 // Running calls get this long to finish before they are answered with LW_ERR_UPGRADE_INTERRUPTED.
 const SUSPEND_TIMEOUT_MS = 1000;
 const BARRIER_TIMEOUT_MS = 2000;
+// How long an upgrade waits for pipes still widened from the last one to have room again (exec-headroom.ts).
+const HEADROOM_SETTLE_MS = 2000;
 // At a clean stop, how long mirrors of the closed logs may go on sending (as JournalMirrors.close allows).
 const MIRROR_GRACE_MS = 2000;
 
@@ -38,13 +43,16 @@ export class Upgrader implements UpgradeRunner {
   readonly #logger: Logger;
   readonly #notifier: Notifier | null;
   readonly #store: FdStoreSync | null;
+  readonly #headroom: ExecHeadroom;
   #running = false;
 
-  constructor(daemon: Daemon, logger: Logger, notifier: Notifier | null, store: FdStoreSync | null = null) {
+  /** `headroom`: pipes a previous process widened and this one is shrinking back, if any. */
+  constructor(daemon: Daemon, logger: Logger, notifier: Notifier | null, store: FdStoreSync | null = null, headroom = new ExecHeadroom(logger)) {
     this.#daemon = daemon;
     this.#logger = logger;
     this.#notifier = notifier;
     this.#store = store;
+    this.#headroom = headroom;
   }
 
   /** Only returns by failing: LW_ERR_UPGRADE_IN_PROGRESS, or LW_ERR_UPGRADE_FAILED with the daemon running on. */
@@ -62,7 +70,10 @@ export class Upgrader implements UpgradeRunner {
     const { server, handler, journal } = this.#daemon;
     // The new image must show it can take over before anything is let go (canary.ts).
     try {
-      await runCanary({ ...this.#stateBase(), connections: [], logs: handler.exportState({ detach: false }), mirrors: journal.mirrors.carried(), pausedAt: null });
+      await Promise.all([
+        runCanary({ ...this.#stateBase(), connections: [], logs: handler.exportState({ detach: false }), mirrors: journal.mirrors.carried(), pausedAt: null }),
+        this.#headroom.settle(HEADROOM_SETTLE_MS),
+      ]);
     } catch (err) {
       throw this.#failed(err);
     }
@@ -76,6 +87,8 @@ export class Upgrader implements UpgradeRunner {
       this.#settleSystemd(),
     ]);
     // From here to execve is synchronous: the pipes go unread only for these steps and the exec.
+    // Widened now, while they hold next to nothing, so all of it is room for what guests write during the exec.
+    this.#headroom.widen(handler.exportState({ detach: false }), this.#daemon.config.execHeadroom);
     const pausedAt = preciseNow();
     const logs = handler.exportState({ detach: true });
     let stateFd = -1;
@@ -86,6 +99,7 @@ export class Upgrader implements UpgradeRunner {
         logs,
         mirrors,
         pausedAt,
+        widened: this.#headroom.carried(),
       };
       stateFd = createStateRecord(encodeState(state));
       const plan = planReexec({ [UPGRADE_STATE_ENV]: String(stateFd), ...this.#notifyEnv() });
@@ -94,6 +108,7 @@ export class Upgrader implements UpgradeRunner {
     } catch (err) {
       if (stateFd >= 0) close(stateFd);
       this.#runOn(logs, mirrors);
+      this.#headroom.shrinkBack();
       throw this.#failed(err);
     }
   }
@@ -160,13 +175,20 @@ export interface UpgradeHooks {
 
 /**
  * Wires re-exec and (under systemd) the fd store into a started daemon. Without a service manager
- * a crash loses the pipes, and the daemon says so.
+ * a crash loses the pipes, and the daemon says so. `headroom`: after a re-exec, the pipes the
+ * previous process widened (resume.ts), shrinking back.
  */
-export function installUpgrade(daemon: Daemon, logger: Logger, notifier: Notifier | null, inherited: Inherited): UpgradeHooks {
+export function installUpgrade(daemon: Daemon, logger: Logger, notifier: Notifier | null, inherited: Inherited, resumed: ExecHeadroom | null = null): UpgradeHooks {
+  const headroom = resumed ?? new ExecHeadroom(logger);
   if (notifier === null) {
-    daemon.upgrader = new Upgrader(daemon, logger, null);
+    daemon.upgrader = new Upgrader(daemon, logger, null, null, headroom);
     logger.warn('no service manager fd store: if the daemon crashes, guests lose their log pipes (EPIPE)');
-    return { beforeStop: () => Promise.resolve() };
+    return {
+      beforeStop: () => {
+        headroom.close();
+        return Promise.resolve();
+      },
+    };
   }
   const { handler, journal } = daemon;
   const store = new FdStoreSync(notifier, logger, {
@@ -182,12 +204,13 @@ export function installUpgrade(daemon: Daemon, logger: Logger, notifier: Notifie
     mirrors: () => journal.mirrors.carried(),
     progress: () => handler.bytesTaken + journal.mirrors.entriesSent,
   });
-  daemon.upgrader = new Upgrader(daemon, logger, notifier, store);
+  daemon.upgrader = new Upgrader(daemon, logger, notifier, store, headroom);
   handler.observer = store;
   if (inherited.from !== 'exec') store.schedule();
   store.watch();
   return {
     beforeStop: async () => {
+      headroom.close();
       // Whatever the pipes hold goes to the files first: a stop (not a restart) empties the store.
       for (const log of handler.list()) if (log.open) handler.getPosition(log.path);
       const logs = handler.exportState({ detach: true });
