@@ -13,6 +13,8 @@ export const STATE_VERSION = 1;
 export const UPGRADE_STATE_ENV = 'LOGWARDEN_UPGRADE_STATE';
 /** fd store names: a log's pipe is `log.<path>` (systemd/fd-names.ts), the record is `state`. */
 export const LOG_FD_KIND = 'log';
+/** A log's staging pipe (log-handler.ts): bytes taken from the guest, not yet in the file. */
+export const STAGE_FD_KIND = 'stage';
 export const STATE_FD_NAME = 'state';
 
 /** Epoch milliseconds with a fraction, comparable between the two images of one re-exec. */
@@ -38,14 +40,14 @@ export interface CarriedMirror {
   gapBytes: number;
 }
 
-export interface DaemonState {
-  version: typeof STATE_VERSION;
 /** A guest pipe the previous process widened for the exec (exec-headroom.ts): `size` is the one it goes back to. */
 export interface WidenedPipe {
   rel: string;
   size: number;
 }
 
+export interface DaemonState {
+  version: typeof STATE_VERSION;
   /** Epoch ms the service started; uptime survives re-exec. */
   startedAt: number;
   upgrades: number;
@@ -63,10 +65,10 @@ export interface WidenedPipe {
   mirrors: CarriedMirror[];
   /** Epoch ms (fractional) when the previous process stopped reading the pipes; null after a crash. */
   pausedAt: number | null;
-}
-
   /** Pipes widened for the exec, to be shrunk back by the next process (re-exec only). */
   widened?: WidenedPipe[];
+}
+
 function invalid(message: string): LwError {
   return new LwError('LW_ERR_SYSTEMD_STATE_INVALID', message);
 }
@@ -115,14 +117,14 @@ function decodeMirror(v: unknown, i: number): CarriedMirror {
   };
 }
 
-function decodeSettings(v: unknown, at: string): LogState['settings'] {
-  if (!isObject(v)) throw invalid(`${at} is malformed`);
 function decodeWidened(v: unknown, i: number): WidenedPipe {
   const at = `widened[${i}]`;
   if (!isObject(v)) throw invalid(`${at} is malformed`);
   return { rel: text(v.rel, `${at}.rel`), size: count(v.size, `${at}.size`) };
 }
 
+function decodeSettings(v: unknown, at: string): LogState['settings'] {
+  if (!isObject(v)) throw invalid(`${at} is malformed`);
   const first = v.firstBackupIndex;
   if (first !== 0 && first !== 1) throw invalid(`${at}.firstBackupIndex is not 0 or 1`);
   return { maxSize: count(v.maxSize, `${at}.maxSize`), maxBackups: count(v.maxBackups, `${at}.maxBackups`), firstBackupIndex: first };
@@ -145,6 +147,8 @@ function decodeLog(v: unknown, i: number): LogState {
     bytesDropped: count(v.bytesDropped, `${at}.bytesDropped`),
     position: position(v.position, `${at}.position`),
     readFd: fdOrNull(v.readFd, `${at}.readFd`),
+    // Absent from the state of a daemon that had no staging pipes.
+    stageFd: v.stageFd === undefined ? null : fdOrNull(v.stageFd, `${at}.stageFd`),
   };
 }
 
@@ -161,12 +165,12 @@ export function decodeState(bytes: Uint8Array): DaemonState {
   if (!Array.isArray(v.connections) || !Array.isArray(v.logs)) throw invalid('state lacks connections or logs');
   const mirrors = v.mirrors ?? [];
   if (!Array.isArray(mirrors)) throw invalid('mirrors is not a list');
+  const widened = v.widened ?? [];
+  if (!Array.isArray(widened)) throw invalid('widened is not a list');
   const pausedAt = v.pausedAt ?? null;
   if (pausedAt !== null && (typeof pausedAt !== 'number' || !Number.isFinite(pausedAt) || pausedAt < 0)) {
     throw invalid('pausedAt is not a time');
   }
-  const widened = v.widened ?? [];
-  if (!Array.isArray(widened)) throw invalid('widened is not a list');
   return {
     version: STATE_VERSION,
     startedAt: count(v.startedAt, 'startedAt'),
@@ -181,6 +185,6 @@ export function decodeState(bytes: Uint8Array): DaemonState {
     defaults: v.defaults === undefined || v.defaults === null ? null : decodeSettings(v.defaults, 'defaults'),
     mirrors: mirrors.map(decodeMirror),
     pausedAt,
+    ...(v.widened === undefined ? {} : { widened: widened.map(decodeWidened) }),
   };
 }
-    ...(v.widened === undefined ? {} : { widened: widened.map(decodeWidened) }),

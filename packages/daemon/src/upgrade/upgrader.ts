@@ -165,7 +165,7 @@ function logDefaults(daemon: Daemon): LogState['settings'] {
 }
 
 function openFds(logs: readonly LogState[]): number[] {
-  return logs.flatMap((l) => (l.readFd === null ? [] : [l.readFd]));
+  return logs.flatMap((l) => [l.readFd, l.stageFd].filter((fd) => fd !== null));
 }
 
 export interface UpgradeHooks {
@@ -212,7 +212,7 @@ export function installUpgrade(daemon: Daemon, logger: Logger, notifier: Notifie
     beforeStop: async () => {
       headroom.close();
       // Whatever the pipes hold goes to the files first: a stop (not a restart) empties the store.
-      for (const log of handler.list()) if (log.open) handler.getPosition(log.path);
+      await Promise.all(handler.list().filter((log) => log.open).map((log) => handler.flush(log.path)));
       const logs = handler.exportState({ detach: true });
       // Mirrors of the (now closed) logs may finish; where the others stand goes into the record,
       // so that after a restart they go on from there without repeating a line.
@@ -222,7 +222,7 @@ export function installUpgrade(daemon: Daemon, logger: Logger, notifier: Notifie
       } catch (err) {
         logger.warn('fd store not confirmed before stopping', { err });
       }
-      logger.info('left the log pipes in the fd store', { logs: openFds(logs).length, mirrors: mirrors.length });
+      logger.info('left the log pipes in the fd store', { logs: logs.filter((l) => l.readFd !== null).length, mirrors: mirrors.length });
     },
   };
 }
