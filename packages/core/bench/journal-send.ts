@@ -4,6 +4,7 @@
 //
 //   npm run bench:journal                  100000 entries per run, 3 runs of each sender
 //   LW_BENCH_ENTRIES=20000 LW_BENCH_RUNS=1 a quick run (the table is still written, with its size)
+//   LW_BENCH_WRITE=0                       print only, leave docs/benchmarks.md alone
 // Needs root (journald runs in its own mount namespace, started by test/peers/harness/journald-ns.sh).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -216,7 +217,7 @@ async function main(): Promise<void> {
   });
   const cRate = rows[0]?.rate ?? NaN;
   for (const r of rows) console.log(`${r.name}: median ${Math.round(r.rate)} entries/s (${Math.round((r.rate / cRate) * 100)}% of C), ${r.cpuUs.toFixed(1)} µs CPU/entry`);
-  writeTable(rows, cRate, load);
+  if (process.env.LW_BENCH_WRITE !== '0') writeTable(rows, cRate, load);
 }
 
 await main();

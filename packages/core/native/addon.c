@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <uv.h>
 #include "sys.h"
+#include "journal_sender.h"
 
 /* Per-environment state: ava (and the daemon's plugins) may load the addon in worker threads. */
 typedef struct {
@@ -1201,6 +1202,7 @@ NAPI_MODULE_INIT() {
   napi_value poller_class;
   CHECK(napi_define_class(env, "FdPoller", NAPI_AUTO_LENGTH, js_poller_new, NULL, 3, methods, &poller_class));
   CHECK(napi_set_named_property(env, exports, "FdPoller", poller_class));
+  CHECK(lw_journal_sender_init(env, exports));
 
   napi_value c;
   CHECK(napi_create_object(env, &c));

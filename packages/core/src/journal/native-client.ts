@@ -1,43 +1,44 @@
 // JournalClient: journald's native protocol over an AF_UNIX datagram socket that the caller
 // opens and closes explicitly, and whose fd it can see (a process manager keeps it open across its
-// own fd-closing before exec). Entries are gathered from their pieces by one sendmsg; an entry too
-// big for a datagram travels as a sealed memfd; a full socket is waited on, never dropped.
-import { writevSync } from 'node:fs';
+// own fd-closing before exec). An entry goes out at once by one gathered sendmsg when nothing waits
+// ahead of it; otherwise (journald's queue is full, or the entry needs the memfd path or a
+// reconnect) it is copied into a batch for the client's native sender thread, which waits on the
+// socket the way a blocking C sender does and reports completions back in batches. A full socket
+// is waited on, never dropped.
 import {
   FdPoller,
-  SEAL,
-  addSeals,
+  JournalSender,
   close as closeFd,
   connect,
-  memfdCreate,
+  journalSenderError,
   sendmsg,
   setSendBufferSize,
   socket,
+  type FdEvent,
+  type JournalSenderReport,
 } from '../native/index.js';
 import { JournalError } from './errors.js';
 import type { EntryInput } from './fields.js';
-import { encodeNativeEntry, encodeNativePieces } from './native-format.js';
+import { ENTRY_FIELD_COUNT_MAX, encodeNativeEntry, encodeNativePieces } from './native-format.js';
 
 export const JOURNAL_SOCKET_PATH = '/run/systemd/journal/socket';
 const SNDBUF = 8 * 1024 * 1024;
-const ALL_SEALS = SEAL.SEAL | SEAL.SHRINK | SEAL.GROW | SEAL.WRITE;
+// Entries waiting for the sender thread are staged in one buffer and handed over in one call:
+// at the end of the current tick, or once this many are staged, so the thread starts sending
+// while a burst is still being encoded.
+const STAGE_BYTES = 256 * 1024;
+const STAGE_ENTRIES = 64;
+// Larger entries are gathered by the addon straight from their pieces (one copy, not two).
+const GATHER_OVER = 64 * 1024;
+// journald drops an entry of too many fields together with the rest of its datagram: an entry
+// that might have that many (3 pieces per field at least) never shares one.
+const SHARE_MAX_PIECES = 3 * ENTRY_FIELD_COUNT_MAX;
 
 export interface JournalClientOptions {
   /** The native socket; default /run/systemd/journal/socket. */
   readonly path?: string;
   /** SO_SNDBUF to ask for (forced past wmem_max when root); default 8 MiB like sd-journal. */
   readonly sendBufferSize?: number;
-}
-
-interface Pending {
-  readonly pieces: Uint8Array[];
-  memfd: number;
-  readonly resolve: () => void;
-  readonly reject: (err: Error) => void;
-}
-
-function errCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
 
 export interface JournalClientStats {
@@ -49,14 +50,32 @@ export interface JournalClientStats {
   waits: number;
 }
 
+interface Lone {
+  readonly pieces: Uint8Array[];
+  readonly size: number;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
 export class JournalClient {
   readonly path: string;
   readonly stats: JournalClientStats = { sent: 0, viaMemfd: 0, waits: 0 };
   readonly #sndbuf: number;
   #fd = -1;
+  #sender: JournalSender | null = null;
+  // The one entry waiting for room on the event loop while the thread has nothing (see #enqueue).
+  #lone: Lone | null = null;
   #poller: FdPoller | null = null;
-  #queue: Pending[] = [];
-  #polling = false;
+  #armed = false;
+  // Settlers of the entries handed to (or staged for) the sender thread, in order, from #head.
+  #resolves: (() => void)[] = [];
+  #rejects: ((err: Error) => void)[] = [];
+  #head = 0;
+  #stage: Buffer | null = null;
+  readonly #stageLens = new Uint32Array(STAGE_ENTRIES);
+  #stageCount = 0;
+  #stageBytes = 0;
+  #flushQueued = false;
 
   constructor(opts: JournalClientOptions = {}) {
     this.path = opts.path ?? JOURNAL_SOCKET_PATH;
@@ -72,9 +91,9 @@ export class JournalClient {
     return this.#fd >= 0;
   }
 
-  /** Entries accepted by send() that wait for room in the socket. */
+  /** Entries accepted by send() that the kernel has not taken yet (or whose outcome is not reported yet). */
   get pendingCount(): number {
-    return this.#queue.length;
+    return this.#resolves.length - this.#head + (this.#lone === null ? 0 : 1);
   }
 
   /** Creates the socket, connects it to journald and raises its send buffer. Idempotent. */
@@ -113,20 +132,33 @@ export class JournalClient {
     }
   }
 
-  /** Closes the socket; entries still waiting are rejected with LW_ERR_JOURNAL_CLOSED (they were not logged). */
+  /**
+   * Closes the socket. The sender thread is stopped and joined first: entries the kernel took
+   * resolve, entries still waiting are rejected with LW_ERR_JOURNAL_CLOSED (they were not logged).
+   */
   close(): void {
     if (this.#fd < 0) return;
+    const sender = this.#sender;
+    this.#sender = null;
+    if (sender !== null) {
+      sender.close();
+      const last = sender.take();
+      if (last !== null) this.#onReport(last);
+    }
     this.#poller?.close();
     this.#poller = null;
-    this.#polling = false;
+    this.#armed = false;
     closeFd(this.#fd);
     this.#fd = -1;
-    const queue = this.#queue;
-    this.#queue = [];
-    for (const p of queue) {
-      if (p.memfd >= 0) closeFd(p.memfd);
-      p.reject(new JournalError('LW_ERR_JOURNAL_CLOSED', 'journal client closed before the entry was sent'));
-    }
+    this.#stageCount = 0;
+    this.#stageBytes = 0;
+    const rejects = this.#rejects.slice(this.#head);
+    this.#resolves = [];
+    this.#rejects = [];
+    this.#head = 0;
+    if (this.#lone !== null) rejects.unshift(this.#lone.reject);
+    this.#lone = null;
+    for (const reject of rejects) reject(new JournalError('LW_ERR_JOURNAL_CLOSED', 'journal client closed before the entry was sent'));
   }
 
   /**
@@ -134,168 +166,194 @@ export class JournalClient {
    * of `{ name, value }`. Resolves once the kernel has accepted it for journald.
    */
   send(entry: EntryInput): Promise<void> {
-    let pieces: Uint8Array[];
+    let encoded: { pieces: Uint8Array[]; size: number };
     try {
-      pieces = encodeNativeEntry(entry).pieces;
+      encoded = encodeNativeEntry(entry);
     } catch (err) {
       return Promise.reject(asError(err));
     }
-    return this.#enqueue(pieces);
+    return this.#enqueue(encoded.pieces, encoded.size);
   }
 
   /**
    * Sends an entry given as alternating `NAME=` and value buffers (`[KEY_EQ, value, ...]`), gathered
-   * by one sendmsg without copying them into one buffer first.
+   * by one sendmsg without copying them into one buffer first (unless it has to wait).
    */
   sendPieces(pairs: readonly Uint8Array[]): Promise<void> {
-    let pieces: Uint8Array[];
+    let encoded: { pieces: Uint8Array[]; size: number };
     try {
-      pieces = encodeNativePieces(pairs).pieces;
+      encoded = encodeNativePieces(pairs);
     } catch (err) {
       return Promise.reject(asError(err));
     }
-    return this.#enqueue(pieces);
+    return this.#enqueue(encoded.pieces, encoded.size);
   }
 
-  #enqueue(pieces: Uint8Array[]): Promise<void> {
+  #enqueue(pieces: Uint8Array[], size: number): Promise<void> {
     if (this.#fd < 0) return Promise.reject(new JournalError('LW_ERR_JOURNAL_CLOSED', 'journal client is not open'));
-    if (this.#queue.length === 0) {
-      // Fast path: nothing queued, try right away.
-      const item: Pending = { pieces, memfd: -1, resolve: noop, reject: noop };
-      try {
-        if (this.#attempt(item)) return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(asError(err));
+    if (this.#resolves.length === this.#head) {
+      const lone = this.#lone;
+      if (lone === null) {
+        // Nothing ahead of it: straight to the kernel.
+        try {
+          if (sendmsg(this.#fd, pieces) !== null) {
+            this.stats.sent++;
+            return Promise.resolve();
+          }
+        } catch {
+          // EMSGSIZE, a restarted journald, too many pieces: the sender thread knows what to do.
+          return new Promise<void>((resolve, reject) => {
+            this.#toThread(pieces, size, resolve, reject);
+          });
+        }
+        // The socket is full. One entry at a time (a caller awaiting each send) waits on the event
+        // loop: the thread would add a wakeup per entry (bench/journal-send.ts, awaited one by one).
+        this.stats.waits++;
+        return new Promise<void>((resolve, reject) => {
+          this.#lone = { pieces, size, resolve, reject };
+          this.#arm();
+        });
       }
-      return new Promise<void>((resolve, reject) => {
-        this.#queue.push({ pieces, memfd: item.memfd, resolve, reject });
-        this.#waitWritable();
-      });
+      // A second entry while one waits: from now on the thread carries the backlog, oldest first.
+      this.#lone = null;
+      this.#disarm();
+      this.#toThread(lone.pieces, lone.size, lone.resolve, lone.reject);
     }
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ pieces, memfd: -1, resolve, reject });
+      this.#toThread(pieces, size, resolve, reject);
     });
   }
 
-  // true: sent; false: the socket is full (EAGAIN). Throws a JournalError when the entry cannot be sent.
-  #attempt(item: Pending): boolean {
-    try {
-      return this.#sendOnce(item);
-    } catch (err) {
-      const code = errCode(err);
-      // journald restarted: the connected peer is gone, a new socket sits at the path.
-      if (code === 'ECONNREFUSED' || code === 'ENOTCONN') {
-        try {
-          connect(this.#fd, this.path);
-          return this.#sendOnce(item);
-        } catch (again) {
-          throw this.#sendError(item, again);
-        }
-      }
-      throw this.#sendError(item, err);
-    }
-  }
-
-  #sendError(item: Pending, err: unknown): JournalError {
-    if (item.memfd >= 0) {
-      closeFd(item.memfd);
-      item.memfd = -1;
-    }
-    if (err instanceof JournalError) return err;
-    return new JournalError('LW_ERR_JOURNAL_SEND', `journal entry not sent: ${String(err)}`, { cause: err });
-  }
-
-  #sendOnce(item: Pending): boolean {
-    if (item.memfd < 0) {
-      try {
-        if (sendmsg(this.#fd, item.pieces) === null) return false;
-        this.stats.sent++;
-        return true;
-      } catch (err) {
-        // EMSGSIZE: over the send buffer; ENOBUFS: the kernel cannot allocate a datagram this big
-        // (measured here: > 4 MiB fails even with a 16 MiB buffer). sd-journal falls back on both too.
-        const code = errCode(err);
-        if (code !== 'EMSGSIZE' && code !== 'ENOBUFS') throw err;
-        item.memfd = this.#sealedCopy(item.pieces);
-      }
-    }
-    // Empty payload + one sealed memfd: journald maps it read-only.
-    if (sendmsg(this.#fd, [], { fds: [item.memfd] }) === null) return false;
-    closeFd(item.memfd);
-    item.memfd = -1;
-    this.stats.sent++;
-    this.stats.viaMemfd++;
-    return true;
-  }
-
-  #sealedCopy(pieces: Uint8Array[]): number {
-    const fd = memfdCreate('journal-entry');
-    try {
-      let left = pieces.reduce((n, p) => n + p.byteLength, 0);
-      let rest = pieces;
-      while (left > 0) {
-        const n = writevSync(fd, rest);
-        left -= n;
-        if (left > 0) rest = skip(rest, n);
-      }
-      addSeals(fd, ALL_SEALS);
-      return fd;
-    } catch (err) {
-      closeFd(fd);
-      throw err;
-    }
-  }
-
-  #waitWritable(): void {
-    this.stats.waits++;
-    if (this.#polling) return;
-    this.#poller ??= new FdPoller(this.#fd, (ev) => {
-      // libuv stops a poller that reports an error; the next sendmsg says what it is.
-      if (ev.error !== 0) this.#polling = false;
-      this.#drain();
-      if (this.#queue.length > 0 && !this.#polling) this.#waitWritable();
-    });
+  #arm(): void {
+    if (this.#armed) return;
+    this.#poller ??= new FdPoller(this.#fd, this.#onWritable);
     this.#poller.start({ writable: true });
-    this.#polling = true;
+    this.#armed = true;
   }
 
-  #drain(): void {
-    while (this.#queue.length > 0) {
-      const item = this.#queue[0] as Pending;
-      let sent: boolean;
-      try {
-        sent = this.#attempt(item);
-      } catch (err) {
-        this.#queue.shift();
-        item.reject(err as Error);
-        continue;
-      }
-      if (!sent) return;
-      this.#queue.shift();
-      item.resolve();
-    }
+  #disarm(): void {
+    if (!this.#armed) return;
     this.#poller?.stop();
-    this.#polling = false;
+    this.#armed = false;
   }
+
+  // The socket has room, or an error (libuv then stops the poller; the thread finds out what it is).
+  readonly #onWritable = (ev: FdEvent): void => {
+    if (ev.error !== 0) this.#armed = false;
+    const lone = this.#lone;
+    if (lone === null) {
+      this.#disarm();
+      return;
+    }
+    let failed = ev.error !== 0;
+    if (!failed) {
+      try {
+        if (sendmsg(this.#fd, lone.pieces) === null) return;
+      } catch {
+        failed = true;
+      }
+    }
+    this.#lone = null;
+    if (failed) {
+      this.#disarm();
+      this.#toThread(lone.pieces, lone.size, lone.resolve, lone.reject);
+      return;
+    }
+    // Stays armed: the caller's next entry usually comes in this tick's promise jobs.
+    this.stats.sent++;
+    lone.resolve();
+  };
+
+  // Stages an entry for the sender thread (bigger ones go straight to it), behind everything
+  // already handed over.
+  #toThread(pieces: Uint8Array[], size: number, resolve: () => void, reject: (err: Error) => void): void {
+    if (size > GATHER_OVER) {
+      this.#flush();
+      this.#resolves.push(resolve);
+      this.#rejects.push(reject);
+      this.#handOver(1, (sender) => {
+        sender.pushPieces(pieces);
+      });
+      return;
+    }
+    if (this.#stageBytes + size > STAGE_BYTES) this.#flush();
+    this.#resolves.push(resolve);
+    this.#rejects.push(reject);
+    const stage = (this.#stage ??= Buffer.allocUnsafeSlow(STAGE_BYTES));
+    let off = this.#stageBytes;
+    for (const p of pieces) {
+      stage.set(p, off);
+      off += p.byteLength;
+    }
+    this.#stageBytes = off;
+    this.#stageLens[this.#stageCount++] = pieces.length > SHARE_MAX_PIECES ? size | JournalSender.ALONE : size;
+    if (this.#stageCount === STAGE_ENTRIES) this.#flush();
+    else if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushQueued = false;
+    const n = this.#stageCount;
+    if (n === 0) return;
+    this.#stageCount = 0;
+    this.#stageBytes = 0;
+    this.#handOver(n, (sender) => {
+      sender.push(this.#stage as Buffer, this.#stageLens, n);
+    });
+  };
+
+  // Gives the last n settlers' entries to the sender thread (started on first use); if that fails
+  // they were never queued and are rejected here.
+  #handOver(n: number, push: (sender: JournalSender) => void): void {
+    try {
+      push((this.#sender ??= new JournalSender(this.#fd, this.path, this.#onReport)));
+    } catch (err) {
+      const rejects = this.#rejects.splice(this.#rejects.length - n, n);
+      this.#resolves.splice(this.#resolves.length - n, n);
+      for (const reject of rejects) reject(new JournalError('LW_ERR_JOURNAL_SEND', `journal entry not sent: ${String(err)}`, { cause: err }));
+    }
+  }
+
+  // [done, sent, viaMemfd, waits, (index, errno, syscall)...]: settles the next `done` entries in order.
+  readonly #onReport = (report: JournalSenderReport): void => {
+    const [done = 0, sent = 0, viaMemfd = 0, waits = 0] = report;
+    this.stats.sent += sent;
+    this.stats.viaMemfd += viaMemfd;
+    this.stats.waits += waits;
+    let f = 4;
+    let failAt = report[f] ?? -1;
+    const resolves = this.#resolves;
+    const rejects = this.#rejects;
+    let head = this.#head;
+    for (let i = 0; i < done; i++, head++) {
+      const resolve = resolves[head] as () => void;
+      const reject = rejects[head] as (err: Error) => void;
+      if (i === failAt) {
+        const cause = journalSenderError(report[f + 1] ?? 0, report[f + 2] ?? 0);
+        reject(new JournalError('LW_ERR_JOURNAL_SEND', `journal entry not sent: ${String(cause)}`, { cause }));
+        f += 3;
+        failAt = report[f] ?? -1;
+      } else {
+        resolve();
+      }
+    }
+    if (head === resolves.length) {
+      this.#resolves = [];
+      this.#rejects = [];
+      this.#head = 0;
+    } else if (head > 4096 && head * 2 > resolves.length) {
+      this.#resolves = resolves.slice(head);
+      this.#rejects = rejects.slice(head);
+      this.#head = 0;
+    } else {
+      this.#head = head;
+    }
+  };
 }
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
-}
-
-function noop(): void {
-  // The fast path settles through its own return value.
-}
-
-// The pieces after the first n bytes (a short writev).
-function skip(pieces: Uint8Array[], n: number): Uint8Array[] {
-  let i = 0;
-  let left = n;
-  while (i < pieces.length && left >= (pieces[i] as Uint8Array).byteLength) {
-    left -= (pieces[i] as Uint8Array).byteLength;
-    i++;
-  }
-  const out = pieces.slice(i);
-  if (left > 0 && out.length > 0) out[0] = (out[0] as Uint8Array).subarray(left);
-  return out;
 }

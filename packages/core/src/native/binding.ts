@@ -21,6 +21,34 @@ export interface FdPollerInstance {
 
 export type FdPollerClass = new (fd: number, onEvent: (ev: FdEvent) => void) => FdPollerInstance;
 
+/**
+ * A report of the JournalSender thread: `[done, sent, viaMemfd, waits, ...failures]`, counts since
+ * the previous report; `done` entries finished in order, each failure is three numbers
+ * (index among those `done`, errno, syscall: see JOURNAL_SENDER_SYSCALLS).
+ */
+export type JournalSenderReport = number[];
+
+export interface JournalSenderInstance {
+  /**
+   * Copies `count` entries laid end to end in `data` (their sizes in `lengths`) onto the queue.
+   * Entries that wait together share a datagram (journald reads an empty line as the end of an entry)
+   * unless their length carries ALONE.
+   */
+  push(data: Uint8Array, lengths: Uint32Array, count: number): void;
+  /** Copies one entry gathered from its pieces onto the queue; it travels alone. */
+  pushPieces(pieces: readonly Uint8Array[]): void;
+  /** What finished since the last report (also delivered to onReport), or null. */
+  take(): JournalSenderReport | null;
+  /** Stops and joins the thread; what it had not sent is dropped and never reported. Idempotent. */
+  close(): void;
+}
+
+export interface JournalSenderClass {
+  new (fd: number, path: string, onReport: (report: JournalSenderReport) => void): JournalSenderInstance;
+  /** Or'ed into a length given to push(): that entry never shares a datagram with others. */
+  readonly ALONE: number;
+}
+
 export interface RawConstants {
   SOCK_STREAM: number;
   SOCK_DGRAM: number;
@@ -114,6 +142,7 @@ export interface RawBinding {
   getsockoptInt: (fd: number, level: number, name: number) => number;
   getPeerCred: (fd: number) => { pid: number; uid: number; gid: number };
   FdPoller: FdPollerClass;
+  JournalSender: JournalSenderClass;
 }
 
 export const binding = require('../../../build/Release/logwarden_core.node') as RawBinding;

@@ -2,9 +2,10 @@
 // docs/native-api.md. Hot-path functions are the addon's own functions (no wrapper cost).
 import os from 'node:os';
 import { binding } from './binding.js';
-import type { FdEvent, FdPollerClass, FdPollerInstance } from './binding.js';
+import { sysErrorFromErrno, type SysError } from './errors.js';
+import type { FdEvent, FdPollerClass, FdPollerInstance, JournalSenderClass, JournalSenderInstance } from './binding.js';
 
-export type { FdEvent } from './binding.js';
+export type { FdEvent, JournalSenderReport } from './binding.js';
 
 const C = binding.constants;
 
@@ -373,3 +374,21 @@ export function getSocketError(fd: number): number {
 export const FdPoller: FdPollerClass = binding.FdPoller;
 export type FdPoller = FdPollerInstance;
 export type FdPollerCallback = (ev: FdEvent) => void;
+
+// ---- journald sender thread ----
+
+/**
+ * A native thread that sends already-encoded journald entries over a connected datagram socket,
+ * in order, waiting in poll() when the socket is full; completions come back in batches through
+ * `onReport` (see JournalSenderReport). Used by JournalClient (src/journal/native-client.ts).
+ * The fd stays the caller's: close() the sender before closing it.
+ */
+export const JournalSender: JournalSenderClass = binding.JournalSender;
+export type JournalSender = JournalSenderInstance;
+/** The syscall a JournalSender failure names, by the number in its report. */
+export const JOURNAL_SENDER_SYSCALLS = ['sendmsg', 'connect', 'memfd_create', 'write', 'fcntl'] as const;
+
+/** The SysError of a failure in a JournalSender report (errno and syscall number). */
+export function journalSenderError(errno: number, syscall: number): SysError {
+  return sysErrorFromErrno(errno, JOURNAL_SENDER_SYSCALLS[syscall] ?? 'sendmsg');
+}
