@@ -155,7 +155,7 @@ async function logwardendReexec(dir: string, what: string, headroom: number | nu
       }
       return out;
     });
-    if (report.error !== null) throw new Error(`writer failed: ${report.error}`);
+    if (report.error !== null) throw new Error(`writer failed: ${report.error}; the daemon said:\n${d.stderr().split('\n').slice(-30).join('\n')}`);
     // What the writer sees with no upgrade at all: the waits outside every window.
     const quiet = report.stalls.filter(([end, ms]) => !windows.some((w) => end >= w.start && end - ms <= w.end)).map(([, ms]) => ms);
     const log = d.stderr();
