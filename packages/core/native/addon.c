@@ -289,6 +289,15 @@ static napi_value js_set_pipe_size(napi_env env, napi_callback_info info) {
   return r < 0 ? throw_sys(env, r, "fcntl") : num(env, r);
 }
 
+static napi_value js_pipe_bytes(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  get_args(env, info, 1, argv);
+  if (!get_fd(env, argv[0], "fd", &fd)) return NULL;
+  int r = lw_pipe_bytes(fd);
+  return r < 0 ? throw_sys(env, r, "ioctl") : num(env, r);
+}
+
 static napi_value js_get_pipe_size(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int fd;
@@ -355,78 +364,112 @@ static napi_value js_tee(napi_env env, napi_callback_info info) {
   return io_result(env, lw_tee(fd_in, fd_out, (size_t)len), "tee");
 }
 
-/* spliceToFile: pipe -> file at an offset on libuv's threadpool. The caller's thread never waits on
- * the disk, and the bytes still leave the pipe only as they enter the file (one splice, no copy the
- * caller could lose). A stalled file write holds only this pipe's lock, never the guest's: the
- * daemon feeds this pipe from the guest's one pipe-to-pipe. */
+/* spliceToFiles: pipe -> file at an offset on libuv's threadpool, for a batch of (pipe, file) pairs
+ * in one work item (one thread hand-off for many quiet logs). The caller's thread never waits on the
+ * disk, and the bytes still leave each pipe only as they enter its file (splice, no copy the caller
+ * could lose). A stalled file write holds only that pipe's lock: the daemon feeds these pipes from
+ * the guests' ones, pipe to pipe. Per job: in = 4 numbers (fd in, fd out, length, offset out), out =
+ * 3 numbers (bytes moved, -errno or 0, 1 at EOF). */
 typedef struct {
   napi_async_work work;
   napi_ref callback;
-  int fd_in, fd_out;
-  int64_t len, off;
-  int64_t moved;
-  int err;
-  int eof;
-} splice_job_t;
+  size_t count;
+  double *jobs;    /* 4 per job */
+  double *results; /* 3 per job */
+} splice_batch_t;
 
-static void splice_job_execute(napi_env env, void *data) {
-  splice_job_t *job = data;
-  while (job->moved < job->len) {
-    int64_t off = job->off + job->moved;
-    ssize_t r = lw_splice(job->fd_in, NULL, job->fd_out, &off, (size_t)(job->len - job->moved));
-    if (r == -EAGAIN) break; /* the pipe had less than asked: report what moved */
-    if (r < 0) {
-      job->err = (int)r;
-      break;
+static void splice_batch_execute(napi_env env, void *data) {
+  splice_batch_t *b = data;
+  for (size_t i = 0; i < b->count; i++) {
+    const double *in = b->jobs + 4 * i;
+    double *out = b->results + 3 * i;
+    int64_t len = (int64_t)in[2], moved = 0;
+    while (moved < len) {
+      int64_t off = (int64_t)in[3] + moved;
+      ssize_t r = lw_splice((int)in[0], NULL, (int)in[1], &off, (size_t)(len - moved));
+      if (r == -EAGAIN) break; /* the pipe had less than asked: report what moved */
+      if (r < 0) {
+        out[1] = (double)r;
+        break;
+      }
+      if (r == 0) {
+        out[2] = 1;
+        break;
+      }
+      moved += r;
     }
-    if (r == 0) {
-      job->eof = 1;
-      break;
-    }
-    job->moved += r;
+    out[0] = (double)moved;
   }
 }
 
-static void splice_job_complete(napi_env env, napi_status status, void *data) {
-  splice_job_t *job = data;
-  napi_value cb, global, argv[3];
-  if (napi_get_reference_value(env, job->callback, &cb) == napi_ok && cb != NULL) {
+static void splice_batch_free(napi_env env, splice_batch_t *b) {
+  if (b->callback != NULL) napi_delete_reference(env, b->callback);
+  if (b->work != NULL) napi_delete_async_work(env, b->work);
+  free(b->jobs);
+  free(b->results);
+  free(b);
+}
+
+static void splice_batch_complete(napi_env env, napi_status status, void *data) {
+  splice_batch_t *b = data;
+  napi_value cb, global, buffer, results;
+  void *bytes = NULL;
+  if (status == napi_cancelled) {
+    for (size_t i = 0; i < b->count; i++) b->results[3 * i + 1] = -ECANCELED;
+  }
+  size_t size = b->count * 3 * sizeof(double);
+  if (napi_get_reference_value(env, b->callback, &cb) == napi_ok && cb != NULL &&
+      napi_create_arraybuffer(env, size, &bytes, &buffer) == napi_ok &&
+      napi_create_typedarray(env, napi_float64_array, b->count * 3, buffer, 0, &results) == napi_ok) {
+    memcpy(bytes, b->results, size);
     napi_get_global(env, &global);
-    if (status == napi_cancelled) {
-      argv[0] = make_sys_error(env, -ECANCELED, "splice");
-    } else {
-      argv[0] = job->err != 0 ? make_sys_error(env, job->err, "splice") : null_value(env);
-    }
-    argv[1] = num(env, (double)job->moved);
-    argv[2] = boolean(env, job->eof);
-    napi_call_function(env, global, cb, 3, argv, NULL);
+    napi_call_function(env, global, cb, 1, &results, NULL);
   }
-  napi_delete_reference(env, job->callback);
-  napi_delete_async_work(env, job->work);
-  free(job);
+  splice_batch_free(env, b);
 }
 
-static napi_value js_splice_to_file(napi_env env, napi_callback_info info) {
-  napi_value argv[5], name;
-  int fd_in, fd_out;
-  int64_t len, off;
+static napi_value js_splice_to_files(napi_env env, napi_callback_info info) {
+  napi_value argv[2], name;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
   napi_valuetype t;
-  get_args(env, info, 5, argv);
-  if (!get_fd(env, argv[0], "fdIn", &fd_in) || !get_fd(env, argv[1], "fdOut", &fd_out) ||
-      !get_i64(env, argv[2], "length", 1, MAX_IO_LEN, &len) ||
-      !get_i64(env, argv[3], "offOut", 0, INT64_MAX / 2, &off))
+  bool is_typed = false;
+  get_args(env, info, 2, argv);
+  if (napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed) return throw_type(env, "jobs must be a Float64Array");
+  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
+  if (type != napi_float64_array || length == 0 || length % 4 != 0) return throw_type(env, "jobs must be a non-empty Float64Array of 4 numbers per job");
+  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) return throw_type(env, "callback must be a function");
+  const double *jobs = data;
+  for (size_t i = 0; i < length; i += 4) {
+    for (int k = 0; k < 2; k++) {
+      if (!(jobs[i + k] >= 0 && jobs[i + k] <= INT32_MAX) || jobs[i + k] != (int)jobs[i + k]) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "fds must be integers >= 0");
+        return NULL;
+      }
+    }
+    if (!(jobs[i + 2] >= 1 && jobs[i + 2] <= (double)MAX_IO_LEN) || !(jobs[i + 3] >= 0 && jobs[i + 3] <= 9007199254740991.0)) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "length must be 1..0x7ffff000 and offOut a safe integer >= 0");
+      return NULL;
+    }
+  }
+  splice_batch_t *b = calloc(1, sizeof(*b));
+  if (b == NULL) return throw_sys(env, -ENOMEM, "malloc");
+  b->count = length / 4;
+  b->jobs = malloc(length * sizeof(double));
+  b->results = calloc(b->count * 3, sizeof(double));
+  if (b->jobs == NULL || b->results == NULL) {
+    splice_batch_free(env, b);
+    return throw_sys(env, -ENOMEM, "malloc");
+  }
+  memcpy(b->jobs, jobs, length * sizeof(double));
+  if (napi_create_reference(env, argv[1], 1, &b->callback) != napi_ok ||
+      napi_create_string_utf8(env, "logwarden:spliceToFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, splice_batch_execute, splice_batch_complete, b, &b->work) != napi_ok ||
+      napi_queue_async_work(env, b->work) != napi_ok) {
+    splice_batch_free(env, b);
     return NULL;
-  if (napi_typeof(env, argv[4], &t) != napi_ok || t != napi_function) return throw_type(env, "callback must be a function");
-  splice_job_t *job = calloc(1, sizeof(*job));
-  if (job == NULL) return throw_sys(env, -ENOMEM, "malloc");
-  job->fd_in = fd_in;
-  job->fd_out = fd_out;
-  job->len = len;
-  job->off = off;
-  CHECK(napi_create_reference(env, argv[4], 1, &job->callback));
-  CHECK(napi_create_string_utf8(env, "logwarden:spliceToFile", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, splice_job_execute, splice_job_complete, job, &job->work));
-  CHECK(napi_queue_async_work(env, job->work));
+  }
   return undefined(env);
 }
 
@@ -1160,7 +1203,8 @@ NAPI_MODULE_INIT() {
       {"splice", js_splice},
       {"tee", js_tee},
       {"punchHole", js_punch_hole},
-      {"spliceToFile", js_splice_to_file},
+      {"pipeBytes", js_pipe_bytes},
+      {"spliceToFiles", js_splice_to_files},
       {"fstat", js_fstat},
       {"fcntlGetFd", js_fcntl_getfd},
       {"fcntlGetFl", js_fcntl_getfl},

@@ -98,13 +98,9 @@ export interface RawBinding {
   splice: (fdIn: number, fdOut: number, length: number, offIn?: number, offOut?: number) => number | null;
   tee: (fdIn: number, fdOut: number, length: number) => number | null;
   punchHole: (fd: number, offset: number, length: number) => void;
-  spliceToFile: (
-    fdIn: number,
-    fdOut: number,
-    length: number,
-    offOut: number,
-    done: (err: Error | null, moved: number, eof: boolean) => void,
-  ) => void;
+  pipeBytes: (fd: number) => number;
+  /** jobs: 4 numbers each (fdIn, fdOut, length, offOut); results: 3 each (moved, -errno or 0, 1 at EOF). */
+  spliceToFiles: (jobs: Float64Array, done: (results: Float64Array) => void) => void;
   fstat: (fd: number) => { dev: bigint; ino: bigint; size: number; mode: number };
   fcntlGetFd: (fd: number) => number;
   fcntlGetFl: (fd: number) => number;

@@ -89,6 +89,8 @@ export function splice(
 
 /** Duplicates up to length bytes from pipe fdIn to pipe fdOut without consuming them. */
 export const tee: (fdIn: number, fdOut: number, length: number) => number | null = binding.tee;
+/** Bytes a pipe holds unread (FIONREAD). */
+export const pipeBytes: (fd: number) => number = binding.pipeBytes;
 /** Frees the blocks of [offset, offset+length) and keeps the file's size (fallocate PUNCH_HOLE). */
 export const punchHole: (fd: number, offset: number, length: number) => void = binding.punchHole;
 
@@ -100,21 +102,44 @@ export interface SpliceResult {
   eof: boolean;
 }
 
+/** One pipe -> file move of spliceToFiles(). */
+export interface SpliceJob {
+  fdIn: number;
+  fdOut: number;
+  length: number;
+  offOut: number;
+}
+
 /**
- * Moves up to `length` bytes from pipe fdIn into file fdOut at offOut, on libuv's threadpool: the
- * calling thread never waits on the disk. Stops early when the pipe runs dry or at EOF. The fds
- * must stay open until the promise settles (the caller keeps them; a reused number would be used).
+ * Moves up to `length` bytes from pipe fdIn into file fdOut at offOut for each job, one after the
+ * other on one of libuv's threadpool threads: the calling thread never waits on the disk, and many
+ * small moves cost one thread hand-off. Each move stops early when its pipe runs dry or at EOF. The
+ * fds must stay open until the promise settles (a reused number would be written).
  */
-export function spliceToFile(fdIn: number, fdOut: number, length: number, offOut: number): Promise<SpliceResult> {
+export function spliceToFiles(jobs: readonly SpliceJob[]): Promise<SpliceResult[]> {
   return new Promise((resolve, reject) => {
+    const packed = new Float64Array(jobs.length * 4);
+    jobs.forEach((j, i) => {
+      packed.set([j.fdIn, j.fdOut, j.length, j.offOut], i * 4);
+    });
     try {
-      binding.spliceToFile(fdIn, fdOut, length, offOut, (error, moved, eof) => {
-        resolve({ moved, error, eof });
+      binding.spliceToFiles(packed, (r) => {
+        resolve(jobs.map((_, i) => {
+          const err = r[i * 3 + 1] ?? 0;
+          return { moved: r[i * 3] ?? 0, error: err < 0 ? sysErrorFromErrno(-err, 'splice') : null, eof: r[i * 3 + 2] === 1 };
+        }));
       });
     } catch (err) {
       reject(err instanceof Error ? err : new Error(String(err)));
     }
   });
+}
+
+/** spliceToFiles() for one move. */
+export async function spliceToFile(fdIn: number, fdOut: number, length: number, offOut: number): Promise<SpliceResult> {
+  const [result] = await spliceToFiles([{ fdIn, fdOut, length, offOut }]);
+  if (result === undefined) throw new Error('spliceToFiles returned no result');
+  return result;
 }
 
 export const fstat: (fd: number) => { dev: bigint; ino: bigint; size: number; mode: number } = binding.fstat;

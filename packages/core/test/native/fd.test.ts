@@ -17,6 +17,7 @@ import {
   getSeals,
   memfdCreate,
   pipe,
+  pipeBytes,
   punchHole,
   read,
   renameat2,
@@ -25,6 +26,7 @@ import {
   setPipeSize,
   splice,
   spliceToFile,
+  spliceToFiles,
   tee,
   write,
 } from '../../src/native/index.js';
@@ -219,7 +221,9 @@ test('splice from a pipe into a memfd moves the bytes; punchHole frees them and 
   const page = 4096;
   const data = Buffer.alloc(3 * page, 'q');
   t.is(write(src.writeFd, data), data.length);
+  t.is(pipeBytes(src.readFd), data.length);
   t.is(splice(src.readFd, fd, data.length, { offOut: page }), data.length);
+  t.is(pipeBytes(src.readFd), 0);
   t.is(read(src.readFd, Buffer.alloc(1)), null); // the pipe gave up what went into the file
   t.is(fstat(fd).size, 4 * page);
   const blocksBefore = fs.fstatSync(fd).blocks;
@@ -265,6 +269,32 @@ test('spliceToFile moves pipe bytes into a file at an offset on the threadpool, 
   await t.throwsAsync(spliceToFile(src.readFd, fd, 0, 0), { code: 'ERR_OUT_OF_RANGE' });
   closeOwned(t, src.writeFd);
   t.deepEqual(await spliceToFile(src.readFd, fd, 10, 0), { moved: 0, error: null, eof: true });
+});
+
+test('spliceToFiles runs a batch of moves in one threadpool job, each with its own result', async (t) => {
+  const dir = tempDir(t);
+  const a = openPipe(t);
+  const b = openPipe(t);
+  const fa = fs.openSync(path.join(dir, 'a'), 'w+');
+  const fb = fs.openSync(path.join(dir, 'b'), 'w+');
+  own(t, fa, fb);
+  t.is(write(a.writeFd, Buffer.from('alpha\n')), 6);
+  t.is(write(b.writeFd, Buffer.from('bravo\n')), 6);
+  const results = await spliceToFiles([
+    { fdIn: a.readFd, fdOut: fa, length: 100, offOut: 0 },
+    { fdIn: b.readFd, fdOut: b.writeFd, length: 100, offOut: 0 }, // into a pipe at an offset: ESPIPE
+    { fdIn: b.readFd, fdOut: fb, length: 3, offOut: 10 },
+  ]);
+  t.like(results[0], { moved: 6, error: null, eof: false });
+  t.is(results[1]?.moved, 0);
+  t.like(results[1]?.error, { code: 'ESPIPE', syscall: 'splice' });
+  t.true(results[1]?.error instanceof SysError);
+  t.like(results[2], { moved: 3, error: null, eof: false });
+  t.is(fs.readFileSync(path.join(dir, 'a'), 'latin1'), 'alpha\n');
+  t.deepEqual(fs.readFileSync(path.join(dir, 'b')).subarray(10), Buffer.from('bra'));
+  await t.throwsAsync(spliceToFiles([]), { code: 'ERR_INVALID_ARG_TYPE' });
+  await t.throwsAsync(spliceToFiles([{ fdIn: -1, fdOut: fa, length: 1, offOut: 0 }]), { code: 'ERR_OUT_OF_RANGE' });
+  await t.throwsAsync(spliceToFiles([{ fdIn: a.readFd, fdOut: fa, length: 1, offOut: -5 }]), { code: 'ERR_OUT_OF_RANGE' });
 });
 
 test('memfd is CLOEXEC, sized by writes, and its seals are enforced', (t) => {
