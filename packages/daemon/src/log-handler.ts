@@ -21,7 +21,7 @@ import {
   setNonblock,
   setPipeSize,
   splice,
-  spliceToFile,
+  spliceToFiles,
   type FdEvent,
   type SpliceResult,
 } from '@logwarden/core/native';
@@ -122,7 +122,6 @@ interface Live {
   /** The move of staged bytes into the file running on the threadpool, if any. */
   moving: Promise<void> | null;
   stallTimeoutMs: number;
-  stallTimer: NodeJS.Timeout | null;
   /** The running move outlived stallTimeoutMs: guest bytes are read and dropped until it returns. */
   shedding: boolean;
   /** Bytes shed and not handed to the writer yet: its marker must follow the staged (older) bytes. */
@@ -135,6 +134,15 @@ interface Live {
   wake: 'poll' | 'quiet' | 'flush';
   wokeAt: number;
   sinceWake: number;
+  /** The last guest -> staging splice took less than QUIET_BYTES: the guest pipe is most likely empty. */
+  shortStage: boolean;
+}
+
+/** A move #prepare decided, to be run by #start. */
+interface Pending {
+  entry: Entry;
+  live: Live;
+  move: PipeMove;
 }
 
 export function toWire(p: Position): WirePosition {
@@ -394,7 +402,6 @@ export class LogHandler {
         this.#open--;
         this.#quiet.delete(e);
         live.poller.close();
-        if (live.stallTimer !== null) clearTimeout(live.stallTimer);
         if (live.moving === null && live.shed > 0) live.writer.recordDrop(live.shed, 'disk stalled');
         else e.bytesDropped += live.shed;
         live.shed = 0;
@@ -569,8 +576,8 @@ export class LogHandler {
     });
     const live: Live = {
       confined: o.confined, writer: o.writer, readFd: o.readFd, poller, stageRead: o.stage.readFd, stageWrite: o.stage.writeFd,
-      staged: o.staged, moving: null, stallTimeoutMs: o.stallTimeoutMs, stallTimer: null, shedding: false, shed: 0,
-      guestEof: false, closing: false, wake: 'poll', wokeAt: 0, sinceWake: 0,
+      staged: o.staged, moving: null, stallTimeoutMs: o.stallTimeoutMs, shedding: false, shed: 0,
+      guestEof: false, closing: false, wake: 'poll', wokeAt: 0, sinceWake: 0, shortStage: false,
     };
     entry.live = live;
     entry.position = o.writer.position;
@@ -622,8 +629,14 @@ export class LogHandler {
    * calls this again. With nothing left to move, the log waits for its guest (see #idle).
    */
   #pump(entry: Entry): void {
+    const move = this.#prepare(entry);
+    if (move !== null) this.#start([move]);
+  }
+
+  /** #pump's synchronous half: the move to start next, or null (nothing to move, or closed). */
+  #prepare(entry: Entry): Pending | null {
     const live = entry.live;
-    if (live === null || live.moving !== null) return;
+    if (live === null || live.moving !== null) return null;
     for (;;) {
       if (live.shed > 0 && live.staged === 0) {
         // Everything older than the shed bytes is in the file: the marker goes right here.
@@ -631,7 +644,7 @@ export class LogHandler {
         live.shed = 0;
       }
       // Bytes shed while older ones wait in staging: nothing newer may pass them before the marker.
-      if (!live.guestEof && live.shed === 0 && !this.#stage(entry, live)) return;
+      if (!live.guestEof && live.shed === 0 && !this.#stage(entry, live)) return null;
       if (live.staged === 0) {
         if (live.guestEof) {
           this.#logger.debug('all writers gone, log closed', { path: entry.rel });
@@ -639,14 +652,14 @@ export class LogHandler {
         } else {
           this.#idle(entry, live);
         }
-        return;
+        return null;
       }
       let move: PipeMove | number | null;
       try {
         move = live.writer.beginPipeMove(live.stageRead, this.#scratch);
       } catch (err) {
         this.#broken(entry, err);
-        return;
+        return null;
       }
       if (move === null || move === 0) {
         live.staged = 0; // cannot happen (the daemon holds the write end): recount from empty
@@ -658,8 +671,8 @@ export class LogHandler {
         this.#notify(entry.rel);
         continue;
       }
-      this.#startMove(entry, live, move);
-      return;
+      live.poller.stop();
+      return { entry, live, move };
     }
   }
 
@@ -675,6 +688,7 @@ export class LogHandler {
     if (n === 0) {
       live.guestEof = true;
     } else if (n !== null) {
+      live.shortStage = n < QUIET_BYTES;
       live.staged += n;
       live.sinceWake += n;
       entry.bytesIn += n;
@@ -683,24 +697,33 @@ export class LogHandler {
     return true;
   }
 
-  #startMove(entry: Entry, live: Live, move: PipeMove): void {
-    live.poller.stop();
-    live.stallTimer = setTimeout(() => {
-      this.#stalled(entry, live);
-    }, live.stallTimeoutMs);
-    live.moving = spliceToFile(live.stageRead, move.fd, move.length, move.offset).then(
-      (result) => {
-        this.#moved(entry, live, move, result);
+  /**
+   * Runs moves on the threadpool, as one work item (many quiet logs cost one thread hand-off); a
+   * batch that outlives the shortest stall timeout among its logs makes them all shed meanwhile.
+   */
+  #start(batch: Pending[]): void {
+    let running: Promise<void> | null = null;
+    const stallMs = Math.min(...batch.map((p) => p.live.stallTimeoutMs));
+    const timer = setTimeout(() => {
+      for (const { entry, live } of batch) if (live.moving === running) this.#stalled(entry, live);
+    }, stallMs);
+    running = spliceToFiles(batch.map(({ live, move }) => ({ fdIn: live.stageRead, fdOut: move.fd, length: move.length, offOut: move.offset }))).then(
+      (results) => {
+        clearTimeout(timer);
+        batch.forEach(({ entry, live, move }, i) => {
+          this.#moved(entry, live, move, results[i] ?? { moved: 0, error: new Error('no result'), eof: false });
+        });
       },
       (err: unknown) => {
-        this.#moved(entry, live, move, { moved: 0, error: err instanceof Error ? err : new Error(String(err)), eof: false });
+        clearTimeout(timer);
+        const error = err instanceof Error ? err : new Error(String(err));
+        for (const { entry, live, move } of batch) this.#moved(entry, live, move, { moved: 0, error, eof: false });
       },
     );
+    for (const { live } of batch) live.moving = running;
   }
 
   #moved(entry: Entry, live: Live, move: PipeMove, result: SpliceResult): void {
-    if (live.stallTimer !== null) clearTimeout(live.stallTimer);
-    live.stallTimer = null;
     live.moving = null;
     let consumed: number | null;
     try {
@@ -722,12 +745,18 @@ export class LogHandler {
       return;
     }
     this.#notify(entry.rel);
+    if (live.staged === 0 && live.shed === 0 && live.shortStage && live.wake !== 'flush') {
+      // Like a short read: the guest's pipe was most likely emptied by the last staging, so this
+      // round ends without another splice to find out (a quiet guest costs one staging per period).
+      // If it was not, the level-triggered poller fires at once, or the next quiet round takes it.
+      this.#idle(entry, live);
+      return;
+    }
     this.#pump(entry);
   }
 
   /** A move outlived stall_timeout_ms: from now until it returns, the guest's bytes are dropped. */
   #stalled(entry: Entry, live: Live): void {
-    live.stallTimer = null;
     if (entry.live !== live || live.moving === null) return;
     live.shedding = true;
     this.#logger.warn('log file write stalled; dropping what the guest writes until it returns', {
@@ -792,12 +821,15 @@ export class LogHandler {
     this.#quietTimer = null;
     const due = [...this.#quiet];
     this.#quiet.clear();
+    const batch: Pending[] = [];
     for (const entry of due) {
       const live = entry.live;
       if (live === null || live.moving !== null) continue;
       live.wake = 'quiet';
-      this.#pump(entry);
+      const move = this.#prepare(entry);
+      if (move !== null) batch.push(move);
     }
+    if (batch.length > 0) this.#start(batch);
   }
 
   /**
@@ -838,7 +870,6 @@ export class LogHandler {
     this.#open--;
     this.#quiet.delete(entry);
     live.poller.close();
-    if (live.stallTimer !== null) clearTimeout(live.stallTimer);
     if (live.shed > 0) live.writer.recordDrop(live.shed, 'disk stalled');
     live.shed = 0;
     close(live.readFd);
