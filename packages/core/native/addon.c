@@ -473,18 +473,6 @@ static napi_value js_splice_to_files(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-static napi_value js_punch_hole(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  int fd;
-  int64_t off, len;
-  get_args(env, info, 3, argv);
-  if (!get_fd(env, argv[0], "fd", &fd) || !get_i64(env, argv[1], "offset", 0, INT64_MAX / 2, &off) ||
-      !get_i64(env, argv[2], "length", 1, INT64_MAX / 2, &len))
-    return NULL;
-  int r = lw_punch_hole(fd, off, len);
-  return r < 0 ? throw_sys(env, r, "fallocate") : undefined(env);
-}
-
 static napi_value js_fstat(napi_env env, napi_callback_info info) {
   napi_value argv[1], obj, v;
   int fd;
@@ -1202,7 +1190,6 @@ NAPI_MODULE_INIT() {
       {"write", js_write},
       {"splice", js_splice},
       {"tee", js_tee},
-      {"punchHole", js_punch_hole},
       {"pipeBytes", js_pipe_bytes},
       {"spliceToFiles", js_splice_to_files},
       {"fstat", js_fstat},

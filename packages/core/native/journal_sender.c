@@ -336,6 +336,7 @@ static void *sender_main(void *arg) {
   struct iovec iovs[IOVS_MAX];
   uint32_t per[MSGS_MAX];
   memset(msgs, 0, sizeof(msgs));
+  int full = 0; /* the last sendmmsg stopped short: the socket is full, wait before trying */
   pthread_mutex_lock(&s->lock);
   for (;;) {
     while (!s->stop && s->head == NULL) pthread_cond_wait(&s->cond, &s->lock);
@@ -343,12 +344,20 @@ static void *sender_main(void *arg) {
     cursor_t c = {s->head, s->pos, s->off};
     pthread_mutex_unlock(&s->lock);
 
+    if (full) {
+      full = 0;
+      wait_writable(s);
+      pthread_mutex_lock(&s->lock);
+      continue;
+    }
     int nmsg = lay_out(s, c, msgs, iovs, per);
     int r = sendmmsg(s->fd, msgs, (unsigned)nmsg, MSG_NOSIGNAL | MSG_DONTWAIT);
     uint32_t finished = 0;
     int memfd = 0, err = 0, sys = SYS_SENDMSG;
     if (r > 0) {
       for (int i = 0; i < r; i++) finished += per[i];
+      /* Short of what was offered: the next datagram met EAGAIN (or an error the next call sees). */
+      full = r < nmsg;
     } else if (errno == EAGAIN) {
       wait_writable(s);
     } else if (errno != EINTR) {

@@ -69,10 +69,6 @@ int lw_pipe_bytes(int fd) {
   return ioctl(fd, FIONREAD, &n) < 0 ? -errno : n;
 }
 
-int lw_punch_hole(int fd, int64_t off, int64_t len) {
-  return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0 ? -errno : 0;
-}
-
 int lw_fstat(int fd, struct lw_stat *st) {
   struct stat s;
   if (fstat(fd, &s) < 0) return -errno;

@@ -43,8 +43,6 @@ ssize_t lw_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size
 ssize_t lw_tee(int fd_in, int fd_out, size_t len);
 /* Bytes a pipe (or socket) holds unread: FIONREAD. */
 int lw_pipe_bytes(int fd);
-/* Frees [off, off+len) of a file (tmpfs/memfd, ext4) while keeping its size. */
-int lw_punch_hole(int fd, int64_t off, int64_t len);
 int lw_fstat(int fd, struct lw_stat *st);
 int lw_fcntl_getfd(int fd);
 int lw_fcntl_getfl(int fd);

@@ -97,7 +97,6 @@ export interface RawBinding {
   write: (fd: number, buf: Uint8Array, offset?: number, length?: number) => number | null;
   splice: (fdIn: number, fdOut: number, length: number, offIn?: number, offOut?: number) => number | null;
   tee: (fdIn: number, fdOut: number, length: number) => number | null;
-  punchHole: (fd: number, offset: number, length: number) => void;
   pipeBytes: (fd: number) => number;
   /** jobs: 4 numbers each (fdIn, fdOut, length, offOut); results: 3 each (moved, -errno or 0, 1 at EOF). */
   spliceToFiles: (jobs: Float64Array, done: (results: Float64Array) => void) => void;

@@ -91,8 +91,6 @@ export function splice(
 export const tee: (fdIn: number, fdOut: number, length: number) => number | null = binding.tee;
 /** Bytes a pipe holds unread (FIONREAD). */
 export const pipeBytes: (fd: number) => number = binding.pipeBytes;
-/** Frees the blocks of [offset, offset+length) and keeps the file's size (fallocate PUNCH_HOLE). */
-export const punchHole: (fd: number, offset: number, length: number) => void = binding.punchHole;
 
 /** What spliceToFile() moved; `error` (a SysError) when the move stopped on one, maybe after some bytes. */
 export interface SpliceResult {
