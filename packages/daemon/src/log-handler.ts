@@ -733,13 +733,13 @@ export class LogHandler {
       return;
     }
     live.staged = Math.max(0, live.staged - (consumed ?? 0));
+    // Detached for a re-exec meanwhile (its poller is closed): the next owner takes it from here.
+    if (entry.live !== live) return;
     if (live.shedding) {
       live.shedding = false;
       live.poller.stop();
       this.#logger.warn('log file writable again; shedding ended', { path: entry.rel, shedBytes: live.shed });
     }
-    // Detached for a re-exec meanwhile: the next owner takes it from here.
-    if (entry.live !== live) return;
     if (live.closing) {
       this.#close(entry);
       return;
