@@ -2,7 +2,7 @@
 // against a C sender doing what sd_journal_send() does (bench/journal-send.c, compiled with cc
 // here), in the same run, alternating. Every run is checked: journald must have stored all entries.
 //
-//   npm run bench:journal                  100000 entries per run, 3 runs of each sender
+//   npm run bench:journal                  100000 entries per run, 5 runs of each sender
 //   LW_BENCH_ENTRIES=20000 LW_BENCH_RUNS=1 a quick run (the table is still written, with its size)
 //   LW_BENCH_WRITE=0                       print only, leave docs/benchmarks.md alone
 // Needs root (journald runs in its own mount namespace, started by test/peers/harness/journald-ns.sh).
@@ -20,7 +20,7 @@ const cSource = path.join(pkg, 'bench', 'journal-send.c');
 const docsFile = path.join(pkg, 'docs', 'benchmarks.md');
 
 const entries = Number(process.env.LW_BENCH_ENTRIES ?? 100_000);
-const runs = Number(process.env.LW_BENCH_RUNS ?? 3);
+const runs = Number(process.env.LW_BENCH_RUNS ?? 5);
 if (!Number.isInteger(entries) || entries < 1 || !Number.isInteger(runs) || runs < 1) {
   console.error('LW_BENCH_ENTRIES and LW_BENCH_RUNS must be positive integers');
   process.exit(2);
@@ -31,6 +31,11 @@ const WINDOW = 512;
 interface Result {
   seconds: number;
   cpuSeconds: number;
+}
+
+interface Run extends Result {
+  /** journald's own CPU for this run's entries (until all were stored). */
+  journaldCpuSeconds: number;
 }
 
 type Sender = (socketPath: string, marker: string) => Promise<Result>;
@@ -73,25 +78,27 @@ const awaited: Sender = async (socketPath, marker) => {
 };
 
 // Fire-and-collect with a bounded window: the shape of a daemon forwarding logs.
-const pipelined: Sender = async (socketPath, marker) => {
-  const client = new JournalClient({ path: socketPath });
-  client.open();
-  try {
-    return await timed(async () => {
-      let batch: Promise<void>[] = [];
-      for (let i = 0; i < entries; i++) {
-        batch.push(client.send({ MESSAGE: `bench entry ${i}`, PRIORITY: '6', LWBENCH: marker }));
-        if (batch.length === WINDOW) {
-          await Promise.all(batch);
-          batch = [];
+function pipelined(opts: { shareDatagrams?: boolean } = {}): Sender {
+  return async (socketPath, marker) => {
+    const client = new JournalClient({ path: socketPath, ...opts });
+    client.open();
+    try {
+      return await timed(async () => {
+        let batch: Promise<void>[] = [];
+        for (let i = 0; i < entries; i++) {
+          batch.push(client.send({ MESSAGE: `bench entry ${i}`, PRIORITY: '6', LWBENCH: marker }));
+          if (batch.length === WINDOW) {
+            await Promise.all(batch);
+            batch = [];
+          }
         }
-      }
-      await Promise.all(batch);
-    });
-  } finally {
-    client.close();
-  }
-};
+        await Promise.all(batch);
+      });
+    } finally {
+      client.close();
+    }
+  };
+}
 
 // The libvirt shape: prebuilt `KEY=` buffers, values as separate pieces, one gathered sendmsg.
 const pieces: Sender = async (socketPath, marker) => {
@@ -125,6 +132,13 @@ function startJournald(): number {
   return pid;
 }
 
+// utime + stime of a process, in seconds (clock ticks of 10 ms: runs last seconds).
+function processCpu(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function stored(pid: number, marker: string): number {
   const out = execFileSync('journalctl', ['--directory', `/proc/${pid}/root/run/log/journal`, '--no-pager', '-q', '-o', 'cat', `LWBENCH=${marker}`], {
     maxBuffer: 1024 * 1024 * 1024,
@@ -149,23 +163,44 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
 
-function writeTable(rows: { name: string; rate: number; cpuUs: number }[], cRate: number, load: number): void {
+interface Row {
+  name: string;
+  rate: number;
+  minRate: number;
+  maxRate: number;
+  /** Median, min and max over runs of rate / the C sender's rate in the same run. */
+  ratio: number;
+  minRatio: number;
+  maxRatio: number;
+  cpuUs: number;
+  journaldUs: number;
+}
+
+function writeTable(rows: Row[], load: number): void {
   const begin = '<!-- bench:journal -->';
   const end = '<!-- /bench:journal -->';
+  const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+  const pct = (x: number): string => `${Math.round(x * 100)}%`;
   const lines = [
     begin,
     '### Native protocol → real systemd-journald',
     '',
     `${entries} entries (\`MESSAGE=bench entry N\`, \`PRIORITY=6\`, a marker field) per run into systemd-journald ` +
-      `(volatile storage, rate limit off) in its own mount namespace; median of ${runs} alternating runs; every run checked: ` +
-      `journald stored all entries. ${os.cpus().length} CPUs (load average ${load.toFixed(1)} when it started: other work shares them), ` +
-      `Linux ${os.release()}, Node ${process.version}. ` +
-      'journald shares the CPUs and is the bottleneck (the socket queue is full most of the time), so senders mostly measure how ' +
-      'well they wait; CPU is the sender\'s own per entry.',
+      `(volatile storage, rate limit off) in its own mount namespace; ${runs} runs, each running every sender once in ` +
+      `alternating order; every run checked: journald stored all entries. ${os.cpus().length} CPUs (load average ` +
+      `${load.toFixed(1)} when it started: other work shares them), Linux ${os.release()}, Node ${process.version}. ` +
+      'journald shares the CPUs and is the bottleneck (its socket queue holds 10 datagrams), so senders mostly measure ' +
+      'how well they wait and how much work they leave journald. Rates are medians with the range over runs; "vs C" is ' +
+      'the median (and range) of each run\'s rate over the C sender\'s rate in the same run; CPU is per entry, the ' +
+      "sender's own and journald's.",
     '',
-    '| sender | entries/s | sender CPU µs/entry | rate vs C |',
-    '|---|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.name} | ${Math.round(r.rate).toLocaleString('en-US')} | ${r.cpuUs.toFixed(1)} | ${Math.round((r.rate / cRate) * 100)}% |`),
+    '| sender | entries/s | range over runs | vs C | vs C range | sender CPU µs/entry | journald CPU µs/entry |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${n(r.rate)} | ${n(r.minRate)}–${n(r.maxRate)} | ${pct(r.ratio)} | ${pct(r.minRatio)}–${pct(r.maxRatio)} | ` +
+        `${r.cpuUs.toFixed(1)} | ${r.journaldUs.toFixed(1)} |`,
+    ),
     '',
     'Written by `npm run bench:journal` (packages/core/bench/journal-send.ts; C sender: bench/journal-send.c).',
     end,
@@ -189,10 +224,11 @@ async function main(): Promise<void> {
   const senders: [string, Sender][] = [
     ['C, sendmsg per entry (like sd_journal_send)', cSender(bin)],
     ['logwarden `send()`, awaited one by one', awaited],
-    [`logwarden \`send()\`, ${WINDOW} in flight`, pipelined],
+    [`logwarden \`send()\`, ${WINDOW} in flight`, pipelined()],
+    [`logwarden \`send()\`, ${WINDOW} in flight, \`shareDatagrams: false\``, pipelined({ shareDatagrams: false })],
     [`logwarden \`sendPieces()\`, ${WINDOW} in flight`, pieces],
   ];
-  const results = new Map<string, Result[]>(senders.map(([n]) => [n, []]));
+  const results = new Map<string, Run[]>(senders.map(([name]) => [name, []]));
   const pid = startJournald();
   const socketPath = `/proc/${pid}/root/run/systemd/journal/socket`;
   try {
@@ -201,23 +237,45 @@ async function main(): Promise<void> {
       const order = run % 2 === 0 ? senders : [...senders].reverse();
       for (const [name, send] of order) {
         const marker = randomBytes(8).toString('hex');
+        const j0 = processCpu(pid);
         const r = await send(socketPath, marker);
         await waitStored(pid, marker);
-        results.get(name)?.push(r);
-        console.log(`${name}: ${Math.round(entries / r.seconds)} entries/s, ${((r.cpuSeconds / entries) * 1e6).toFixed(1)} µs CPU/entry`);
+        const journaldCpuSeconds = processCpu(pid) - j0;
+        results.get(name)?.push({ ...r, journaldCpuSeconds });
+        console.log(
+          `${name}: ${Math.round(entries / r.seconds)} entries/s, ${((r.cpuSeconds / entries) * 1e6).toFixed(1)} µs CPU/entry, ` +
+            `journald ${((journaldCpuSeconds / entries) * 1e6).toFixed(1)} µs/entry`,
+        );
       }
     }
   } finally {
     process.kill(pid, 'SIGTERM');
     fs.rmSync(path.dirname(bin), { recursive: true, force: true });
   }
-  const rows = senders.map(([name]) => {
+  const cRuns = results.get(senders[0]?.[0] ?? '') ?? [];
+  const rows: Row[] = senders.map(([name]) => {
     const rs = results.get(name) ?? [];
-    return { name, rate: entries / median(rs.map((r) => r.seconds)), cpuUs: (median(rs.map((r) => r.cpuSeconds)) / entries) * 1e6 };
+    const rates = rs.map((r) => entries / r.seconds);
+    const ratios = rs.map((r, i) => (entries / r.seconds) / (entries / (cRuns[i]?.seconds ?? NaN)));
+    return {
+      name,
+      rate: median(rates),
+      minRate: Math.min(...rates),
+      maxRate: Math.max(...rates),
+      ratio: median(ratios),
+      minRatio: Math.min(...ratios),
+      maxRatio: Math.max(...ratios),
+      cpuUs: (median(rs.map((r) => r.cpuSeconds)) / entries) * 1e6,
+      journaldUs: (median(rs.map((r) => r.journaldCpuSeconds)) / entries) * 1e6,
+    };
   });
-  const cRate = rows[0]?.rate ?? NaN;
-  for (const r of rows) console.log(`${r.name}: median ${Math.round(r.rate)} entries/s (${Math.round((r.rate / cRate) * 100)}% of C), ${r.cpuUs.toFixed(1)} µs CPU/entry`);
-  if (process.env.LW_BENCH_WRITE !== '0') writeTable(rows, cRate, load);
+  for (const r of rows) {
+    console.log(
+      `${r.name}: median ${Math.round(r.rate)} entries/s, ${Math.round(r.ratio * 100)}% of C (${Math.round(r.minRatio * 100)}-${Math.round(r.maxRatio * 100)}%), ` +
+        `${r.cpuUs.toFixed(1)} µs CPU/entry, journald ${r.journaldUs.toFixed(1)} µs/entry`,
+    );
+  }
+  if (process.env.LW_BENCH_WRITE !== '0') writeTable(rows, load);
 }
 
 await main();

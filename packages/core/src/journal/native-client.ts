@@ -39,6 +39,13 @@ export interface JournalClientOptions {
   readonly path?: string;
   /** SO_SNDBUF to ask for (forced past wmem_max when root); default 8 MiB like sd-journal. */
   readonly sendBufferSize?: number;
+  /**
+   * Entries that wait together (journald's queue was full) travel in one datagram, which journald
+   * reads as several entries; they then share its receive timestamp. Default true: journald spends
+   * about half the CPU per entry that way (docs/benchmarks.md). false: one datagram per entry,
+   * like sd_journal_send().
+   */
+  readonly shareDatagrams?: boolean;
 }
 
 export interface JournalClientStats {
@@ -61,6 +68,8 @@ export class JournalClient {
   readonly path: string;
   readonly stats: JournalClientStats = { sent: 0, viaMemfd: 0, waits: 0 };
   readonly #sndbuf: number;
+  // Or'ed into every staged length: 0, or ALONE when entries must not share datagrams.
+  readonly #alone: number;
   #fd = -1;
   #sender: JournalSender | null = null;
   // The one entry waiting for room on the event loop while the thread has nothing (see #enqueue).
@@ -80,6 +89,7 @@ export class JournalClient {
   constructor(opts: JournalClientOptions = {}) {
     this.path = opts.path ?? JOURNAL_SOCKET_PATH;
     this.#sndbuf = opts.sendBufferSize ?? SNDBUF;
+    this.#alone = opts.shareDatagrams === false ? JournalSender.ALONE : 0;
   }
 
   /** The socket's fd while open, -1 otherwise. It is CLOEXEC and non-blocking. */
@@ -286,7 +296,7 @@ export class JournalClient {
       off += p.byteLength;
     }
     this.#stageBytes = off;
-    this.#stageLens[this.#stageCount++] = pieces.length > SHARE_MAX_PIECES ? size | JournalSender.ALONE : size;
+    this.#stageLens[this.#stageCount++] = size | (pieces.length > SHARE_MAX_PIECES ? JournalSender.ALONE : this.#alone);
     if (this.#stageCount === STAGE_ENTRIES) this.#flush();
     else if (!this.#flushQueued) {
       this.#flushQueued = true;

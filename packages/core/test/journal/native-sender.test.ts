@@ -21,7 +21,7 @@ import { nextEvents, tempDir } from './helpers.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** A bound datagram socket nobody reads yet, and a client connected to it; all cleaned up at teardown. */
-function blockedReceiver(t: ExecutionContext, opts: { sendBufferSize?: number } = {}): { path: string; takeRaw: () => number; client: JournalClient } {
+function blockedReceiver(t: ExecutionContext, opts: { sendBufferSize?: number; shareDatagrams?: boolean } = {}): { path: string; takeRaw: () => number; client: JournalClient } {
   const tmp = tempDir();
   const path = tmp.path('socket');
   const raw = socket('dgram');
@@ -85,6 +85,22 @@ test('a burst waits in the sender thread: every entry arrives once, in order, se
   t.is(r.client.stats.sent, n);
   t.true(r.client.stats.waits > 0);
   t.is(r.client.pendingCount, 0);
+});
+
+test('shareDatagrams: false: one datagram per entry, through the thread all the same', async (t) => {
+  const r = blockedReceiver(t, { shareDatagrams: false });
+  const n = 500;
+  const sends = Array.from({ length: n }, (_, i) => r.client.send({ MESSAGE: `entry ${i}`, SEQ: String(i) }));
+  await until('the client holds entries', () => r.client.pendingCount > 0);
+  const rx = collect(r.takeRaw());
+  t.teardown(() => {
+    rx.socket.close();
+  });
+  await Promise.all(sends);
+  await until('all entries arrived', () => rx.entries().length >= n);
+  t.deepEqual(rx.entries().map(seqOf), Array.from({ length: n }, (_, i) => i));
+  t.is(rx.datagrams.length, n);
+  t.true(r.client.stats.waits > 0);
 });
 
 test('an entry that might have more fields than journald keeps travels alone', async (t) => {
