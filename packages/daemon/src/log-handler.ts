@@ -834,13 +834,14 @@ export class LogHandler {
 
   /**
    * Resolves once the log's pipes held nothing more (or DRAIN_LIMIT bytes went through, for a guest
-   * that keeps writing). Waits for a stalled disk as long as it stalls.
+   * that keeps writing), or at once while its disk stalls (the log sheds then: what the guest wrote
+   * will not be in the file anyway, and a caller such as getPosition should not wait on the disk).
    */
   async #flush(entry: Entry): Promise<void> {
     const start = this.#taken;
     for (;;) {
       const live = entry.live;
-      if (live === null) return;
+      if (live === null || live.shedding) return;
       if (live.moving === null) {
         this.#quiet.delete(entry);
         live.wake = 'flush';
