@@ -636,7 +636,7 @@ static napi_value js_push(napi_env env, napi_callback_info info) {
   uint32_t count;
   if (s == NULL) return NULL;
   if (s->closed) {
-    napi_throw_error(env, "LW_ERR_NATIVE_SENDER_CLOSED", "JournalSender is closed");
+    napi_throw_error(env, "LW_ERR_NATIVE_SOCKET_CLOSED", "JournalSender is closed");
     return NULL;
   }
   if (!get_bytes(env, argv[0], &data, &size)) return throw_type(env, "data must be a Uint8Array");
@@ -667,7 +667,7 @@ static napi_value js_push_pieces(napi_env env, napi_callback_info info) {
   size_t len, total = 0;
   if (s == NULL) return NULL;
   if (s->closed) {
-    napi_throw_error(env, "LW_ERR_NATIVE_SENDER_CLOSED", "JournalSender is closed");
+    napi_throw_error(env, "LW_ERR_NATIVE_SOCKET_CLOSED", "JournalSender is closed");
     return NULL;
   }
   if (argv[0] == NULL || napi_is_array(env, argv[0], &is_arr) != napi_ok || !is_arr)
