@@ -166,6 +166,8 @@ export class LogHandler {
   readonly #quiet = new Set<Entry>();
   #quietTimer: NodeJS.Timeout | null = null;
   #taken = 0;
+  /** Moves still running for logs let go by exportState({ detach: true }) (see adoptState). */
+  readonly #detachedMoves = new Map<string, Promise<void>>();
   #pipeSizeRefused = false;
   observer: LogObserver | null = null;
 
@@ -402,6 +404,13 @@ export class LogHandler {
         this.#open--;
         this.#quiet.delete(e);
         live.poller.close();
+        if (live.moving !== null) {
+          const running = live.moving;
+          this.#detachedMoves.set(e.rel, running);
+          void running.then(() => {
+            if (this.#detachedMoves.get(e.rel) === running) this.#detachedMoves.delete(e.rel);
+          });
+        }
         if (live.moving === null && live.shed > 0) live.writer.recordDrop(live.shed, 'disk stalled');
         else e.bytesDropped += live.shed;
         live.shed = 0;
@@ -436,37 +445,52 @@ export class LogHandler {
       entry.bytesWritten = s.bytesWritten;
       entry.bytesDropped = s.bytesDropped;
       entry.position = fromWire(s.position);
-      if (s.readFd === null || entry.live !== null) continue;
-      const confined = this.#root.confine(s.rel, { create: true });
-      let writer: RotatingFileWriter;
-      try {
-        writer = RotatingFileWriter.open(confined.fdPath, { ...s.settings, truncate: false });
-      } catch (err) {
-        closeSync(confined.dirFd);
-        throw ioError(s.rel, 'open', err);
+      const readFd = s.readFd;
+      if (readFd === null || entry.live !== null) continue;
+      const running = this.#detachedMoves.get(s.rel);
+      if (running === undefined) {
+        this.#adoptPipes(entry, s, readFd, defaults);
+        continue;
       }
-      // The staging pipe goes on being the log's (the fd store holds that one), with a new write end.
-      let stage: { readFd: number; writeFd: number };
-      let staged = 0;
-      try {
-        if (s.stageFd === null) {
-          stage = this.#stagingPipe();
-        } else {
-          staged = pipeBytes(s.stageFd);
-          stage = { readFd: s.stageFd, writeFd: reopenWriteEnd(s.stageFd) };
-        }
-      } catch (err) {
-        writer.close();
-        closeSync(confined.dirFd);
-        throw ioError(s.rel, 'pipe', err);
-      }
-      const live = this.#live(entry, {
-        confined, writer, readFd: s.readFd, stage, staged, stallTimeoutMs: defaults?.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      // Taken back after a failed exec while a move of this process still writes the file and
+      // reads the staging pipe: the new writer must see where that move ended, so it waits.
+      void running.then(() => {
+        if (!this.#closed && entry.live === null) this.#adoptPipes(entry, s, readFd, defaults);
       });
-      live.wake = 'poll';
-      live.wokeAt = performance.now();
-      this.#pump(entry);
     }
+  }
+
+  /** Opens the writer of an adopted log and goes on reading its pipes (see adoptState). */
+  #adoptPipes(entry: Entry, s: LogState, readFd: number, defaults: LogSettings | null): void {
+    const confined = this.#root.confine(s.rel, { create: true });
+    let writer: RotatingFileWriter;
+    try {
+      writer = RotatingFileWriter.open(confined.fdPath, { ...s.settings, truncate: false });
+    } catch (err) {
+      closeSync(confined.dirFd);
+      throw ioError(s.rel, 'open', err);
+    }
+    // The staging pipe goes on being the log's (the fd store holds that one), with a new write end.
+    let stage: { readFd: number; writeFd: number };
+    let staged = 0;
+    try {
+      if (s.stageFd === null) {
+        stage = this.#stagingPipe();
+      } else {
+        staged = pipeBytes(s.stageFd);
+        stage = { readFd: s.stageFd, writeFd: reopenWriteEnd(s.stageFd) };
+      }
+    } catch (err) {
+      writer.close();
+      closeSync(confined.dirFd);
+      throw ioError(s.rel, 'pipe', err);
+    }
+    const live = this.#live(entry, {
+      confined, writer, readFd, stage, staged, stallTimeoutMs: defaults?.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+    });
+    live.wake = 'poll';
+    live.wokeAt = performance.now();
+    this.#pump(entry);
   }
 
   list(): LogInfo[] {
@@ -733,8 +757,12 @@ export class LogHandler {
       return;
     }
     live.staged = Math.max(0, live.staged - (consumed ?? 0));
-    // Detached for a re-exec meanwhile (its poller is closed): the next owner takes it from here.
-    if (entry.live !== live) return;
+    if (entry.live !== live) {
+      // Detached for a re-exec meanwhile (its poller is closed): the next owner takes it from here.
+      // Counted here for a failed exec, where this process is that owner (exportState counted before).
+      entry.bytesWritten += result.moved;
+      return;
+    }
     if (live.shedding) {
       live.shedding = false;
       live.poller.stop();
