@@ -183,7 +183,6 @@ export class ExecHeadroom {
    */
   settle(timeoutMs: number): Promise<void> {
     if (this.#pending.size === 0) return Promise.resolve();
-    this.shrinkBack();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -192,6 +191,7 @@ export class ExecHeadroom {
       };
       const timer = setTimeout(done, timeoutMs);
       this.#waiters.add(done);
+      this.shrinkBack();
     });
   }
 
@@ -210,7 +210,8 @@ export class ExecHeadroom {
     }, this.#delay);
     // A pipe waiting to shrink must not keep an idle daemon alive.
     this.#timer.unref();
-    this.#delay = Math.min(this.#delay * 2, MAX_RETRY_MS);
+    // An upgrade waiting in settle() wants the first moment the pipe has room: no backing off then.
+    if (this.#waiters.size === 0) this.#delay = Math.min(this.#delay * 2, MAX_RETRY_MS);
   }
 
   #retry(): void {
