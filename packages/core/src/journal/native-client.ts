@@ -1,10 +1,10 @@
 // JournalClient: journald's native protocol over an AF_UNIX datagram socket that the caller
 // opens and closes explicitly, and whose fd it can see (a process manager keeps it open across its
-// own fd-closing before exec). An entry goes out at once by one gathered sendmsg when nothing waits
-// ahead of it; otherwise (journald's queue is full, or the entry needs the memfd path or a
-// reconnect) it is copied into a batch for the client's native sender thread, which waits on the
-// socket the way a blocking C sender does and reports completions back in batches. A full socket
-// is waited on, never dropped.
+// own fd-closing before exec). An entry with nothing ahead of it is encoded into one buffer and
+// written at once. When journald's queue is full, one entry waits for room on the event loop; a
+// backlog goes to the client's native sender thread (native/journal_sender.c), which waits on the
+// socket the way a blocking C sender does, lets waiting entries share datagrams and settles them in
+// batches. Big entries go by memfd; a full socket is waited on, never dropped.
 import {
   FdPoller,
   JournalSender,
@@ -14,11 +14,13 @@ import {
   sendmsg,
   setSendBufferSize,
   socket,
+  write,
   type FdEvent,
   type JournalSenderReport,
 } from '../native/index.js';
 import { JournalError } from './errors.js';
 import type { EntryInput } from './fields.js';
+import { encodeNativeEntryInto, encoded } from './native-encode-into.js';
 import { ENTRY_FIELD_COUNT_MAX, encodeNativeEntry, encodeNativePieces } from './native-format.js';
 
 export const JOURNAL_SOCKET_PATH = '/run/systemd/journal/socket';
@@ -30,6 +32,8 @@ const STAGE_BYTES = 256 * 1024;
 const STAGE_ENTRIES = 64;
 // Larger entries are gathered by the addon straight from their pieces (one copy, not two).
 const GATHER_OVER = 64 * 1024;
+// An entry with nothing ahead of it is encoded here for one write(); larger ones go by pieces.
+const SCRATCH_BYTES = 64 * 1024;
 // journald drops an entry of too many fields together with the rest of its datagram: an entry
 // that might have that many (3 pieces per field at least) never shares one.
 const SHARE_MAX_PIECES = 3 * ENTRY_FIELD_COUNT_MAX;
@@ -58,8 +62,10 @@ export interface JournalClientStats {
 }
 
 interface Lone {
-  readonly pieces: Uint8Array[];
+  readonly data: Uint8Array | Uint8Array[];
   readonly size: number;
+  /** Might have more fields than journald keeps: never shares a datagram. */
+  readonly wide: boolean;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
 }
@@ -81,6 +87,7 @@ export class JournalClient {
   #rejects: ((err: Error) => void)[] = [];
   #head = 0;
   #stage: Buffer | null = null;
+  #scratch: Buffer | null = null;
   readonly #stageLens = new Uint32Array(STAGE_ENTRIES);
   #stageCount = 0;
   #stageBytes = 0;
@@ -176,13 +183,42 @@ export class JournalClient {
    * of `{ name, value }`. Resolves once the kernel has accepted it for journald.
    */
   send(entry: EntryInput): Promise<void> {
-    let encoded: { pieces: Uint8Array[]; size: number };
+    if (this.#fd < 0) return Promise.reject(closedError());
+    // The usual entry is encoded once, straight where it goes: a scratch buffer for an immediate
+    // write(), or the staging buffer of the sender thread.
     try {
-      encoded = encodeNativeEntry(entry);
+      if (this.#resolves.length === this.#head && this.#lone === null) {
+        const buf = (this.#scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES));
+        const end = encodeNativeEntryInto(entry, buf, 0);
+        if (end >= 0) return this.#sendNow(buf, end, encoded.fields > ENTRY_FIELD_COUNT_MAX);
+      } else {
+        this.#backlogLone();
+        const stage = (this.#stage ??= Buffer.allocUnsafeSlow(STAGE_BYTES));
+        let end = encodeNativeEntryInto(entry, stage, this.#stageBytes);
+        if (end < 0 && this.#stageBytes > 0) {
+          this.#flush();
+          end = encodeNativeEntryInto(entry, stage, 0);
+        }
+        if (end >= 0) {
+          const wide = encoded.fields > ENTRY_FIELD_COUNT_MAX;
+          return new Promise<void>((resolve, reject) => {
+            this.#resolves.push(resolve);
+            this.#rejects.push(reject);
+            this.#staged(end, wide);
+          });
+        }
+      }
     } catch (err) {
       return Promise.reject(asError(err));
     }
-    return this.#enqueue(encoded.pieces, encoded.size);
+    // Too big for those buffers: its pieces.
+    let big: { pieces: Uint8Array[]; size: number };
+    try {
+      big = encodeNativeEntry(entry);
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+    return this.#enqueue(big.pieces, big.size, big.pieces.length > SHARE_MAX_PIECES);
   }
 
   /**
@@ -196,42 +232,65 @@ export class JournalClient {
     } catch (err) {
       return Promise.reject(asError(err));
     }
-    return this.#enqueue(encoded.pieces, encoded.size);
+    return this.#enqueue(encoded.pieces, encoded.size, encoded.pieces.length > SHARE_MAX_PIECES);
   }
 
-  #enqueue(pieces: Uint8Array[], size: number): Promise<void> {
-    if (this.#fd < 0) return Promise.reject(new JournalError('LW_ERR_JOURNAL_CLOSED', 'journal client is not open'));
-    if (this.#resolves.length === this.#head) {
-      const lone = this.#lone;
-      if (lone === null) {
-        // Nothing ahead of it: straight to the kernel.
-        try {
-          if (sendmsg(this.#fd, pieces) !== null) {
-            this.stats.sent++;
-            return Promise.resolve();
-          }
-        } catch {
-          // EMSGSIZE, a restarted journald, too many pieces: the sender thread knows what to do.
-          return new Promise<void>((resolve, reject) => {
-            this.#toThread(pieces, size, resolve, reject);
-          });
+  // An entry encoded into buf[0, len) with nothing ahead of it: straight to the kernel.
+  #sendNow(buf: Buffer, len: number, wide: boolean): Promise<void> {
+    try {
+      if (write(this.#fd, buf, 0, len) !== null) {
+        this.stats.sent++;
+        return Promise.resolve();
+      }
+    } catch {
+      // EMSGSIZE, a restarted journald: the sender thread knows what to do.
+      const copy = Buffer.from(buf.subarray(0, len));
+      return new Promise<void>((resolve, reject) => {
+        this.#toThread(copy, len, wide, resolve, reject);
+      });
+    }
+    return this.#waitLone(Buffer.from(buf.subarray(0, len)), len, wide);
+  }
+
+  #enqueue(data: Uint8Array[], size: number, wide: boolean): Promise<void> {
+    if (this.#fd < 0) return Promise.reject(closedError());
+    if (this.#resolves.length === this.#head && this.#lone === null) {
+      try {
+        if (sendmsg(this.#fd, data) !== null) {
+          this.stats.sent++;
+          return Promise.resolve();
         }
-        // The socket is full. One entry at a time (a caller awaiting each send) waits on the event
-        // loop: the thread would add a wakeup per entry (bench/journal-send.ts, awaited one by one).
-        this.stats.waits++;
+      } catch {
+        // EMSGSIZE, a restarted journald, too many pieces: the sender thread knows what to do.
         return new Promise<void>((resolve, reject) => {
-          this.#lone = { pieces, size, resolve, reject };
-          this.#arm();
+          this.#toThread(data, size, wide, resolve, reject);
         });
       }
-      // A second entry while one waits: from now on the thread carries the backlog, oldest first.
-      this.#lone = null;
-      this.#disarm();
-      this.#toThread(lone.pieces, lone.size, lone.resolve, lone.reject);
+      return this.#waitLone(data, size, wide);
     }
+    this.#backlogLone();
     return new Promise<void>((resolve, reject) => {
-      this.#toThread(pieces, size, resolve, reject);
+      this.#toThread(data, size, wide, resolve, reject);
     });
+  }
+
+  // The socket is full. One entry at a time (a caller awaiting each send) waits on the event loop:
+  // the thread would add a wakeup per entry (bench/journal-send.ts, awaited one by one).
+  #waitLone(data: Uint8Array | Uint8Array[], size: number, wide: boolean): Promise<void> {
+    this.stats.waits++;
+    return new Promise<void>((resolve, reject) => {
+      this.#lone = { data, size, wide, resolve, reject };
+      this.#arm();
+    });
+  }
+
+  // A second entry while one waits: from now on the thread carries the backlog, oldest first.
+  #backlogLone(): void {
+    const lone = this.#lone;
+    if (lone === null) return;
+    this.#lone = null;
+    this.#disarm();
+    this.#toThread(lone.data, lone.size, lone.wide, lone.resolve, lone.reject);
   }
 
   #arm(): void {
@@ -258,7 +317,7 @@ export class JournalClient {
     let failed = ev.error !== 0;
     if (!failed) {
       try {
-        if (sendmsg(this.#fd, lone.pieces) === null) return;
+        if (sendmsg(this.#fd, lone.data) === null) return;
       } catch {
         failed = true;
       }
@@ -266,7 +325,7 @@ export class JournalClient {
     this.#lone = null;
     if (failed) {
       this.#disarm();
-      this.#toThread(lone.pieces, lone.size, lone.resolve, lone.reject);
+      this.#toThread(lone.data, lone.size, lone.wide, lone.resolve, lone.reject);
       return;
     }
     // Stays armed: the caller's next entry usually comes in this tick's promise jobs.
@@ -276,7 +335,8 @@ export class JournalClient {
 
   // Stages an entry for the sender thread (bigger ones go straight to it), behind everything
   // already handed over.
-  #toThread(pieces: Uint8Array[], size: number, resolve: () => void, reject: (err: Error) => void): void {
+  #toThread(data: Uint8Array | Uint8Array[], size: number, wide: boolean, resolve: () => void, reject: (err: Error) => void): void {
+    const pieces = Array.isArray(data) ? data : [data];
     if (size > GATHER_OVER) {
       this.#flush();
       this.#resolves.push(resolve);
@@ -295,8 +355,13 @@ export class JournalClient {
       stage.set(p, off);
       off += p.byteLength;
     }
-    this.#stageBytes = off;
-    this.#stageLens[this.#stageCount++] = size | (pieces.length > SHARE_MAX_PIECES ? JournalSender.ALONE : this.#alone);
+    this.#staged(off, wide);
+  }
+
+  // The entry just written into the staging buffer ends at `end`.
+  #staged(end: number, wide: boolean): void {
+    this.#stageLens[this.#stageCount++] = (end - this.#stageBytes) | (wide ? JournalSender.ALONE : this.#alone);
+    this.#stageBytes = end;
     if (this.#stageCount === STAGE_ENTRIES) this.#flush();
     else if (!this.#flushQueued) {
       this.#flushQueued = true;
@@ -362,6 +427,10 @@ export class JournalClient {
       this.#head = head;
     }
   };
+}
+
+function closedError(): JournalError {
+  return new JournalError('LW_ERR_JOURNAL_CLOSED', 'journal client is not open');
 }
 
 function asError(err: unknown): Error {
