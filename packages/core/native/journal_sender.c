@@ -61,7 +61,8 @@ typedef struct {
   pthread_cond_t cond;
   pthread_t thread;
   int fd;
-  int efd; /* written once by close: wakes the thread out of poll() */
+  int efd;               /* written once by close: wakes the thread out of poll() */
+  size_t coalesce_bytes; /* largest shared datagram: COALESCE_BYTES, less on a small send buffer */
   char *path;
   size_t path_len;
 
@@ -192,6 +193,9 @@ static int wait_writable(sender_t *s) {
     if (r < 0 && errno == EINTR) continue;
     break;
   }
+  /* A pending socket error would make poll() return at once forever: reading it clears it (the
+   * next send reports what still holds). */
+  if (p[0].revents & POLLERR) lw_getsockopt_int(s->fd, SOL_SOCKET, SO_ERROR);
   return stopping(s) ? -1 : 0;
 }
 
@@ -315,7 +319,7 @@ static int lay_out(sender_t *s, cursor_t c, struct mmsghdr *msgs, struct iovec *
     cursor_next(&c);
     while (!alone && c.b != NULL && niov + 2 <= IOVS_MAX) {
       size_t len = entry_len(c.b, c.pos);
-      if ((c.b->lens[c.pos] & LW_JOURNAL_ALONE) != 0 || bytes + 1 + len > COALESCE_BYTES) break;
+      if ((c.b->lens[c.pos] & LW_JOURNAL_ALONE) != 0 || bytes + 1 + len > s->coalesce_bytes) break;
       iovs[niov].iov_base = (void *)&separator;
       iovs[niov++].iov_len = 1;
       iovs[niov].iov_base = c.b->data + c.off;
@@ -544,6 +548,10 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   }
   napi_get_value_string_utf8(env, argv[1], path, path_len + 1, &path_len);
   s->fd = fd;
+  /* The kernel refuses a datagram over the send buffer (less its bookkeeping): a shared one must
+   * not fail where its entries alone would pass. */
+  int sndbuf = lw_getsockopt_int(fd, SOL_SOCKET, SO_SNDBUF);
+  s->coalesce_bytes = sndbuf > 0 && (size_t)sndbuf / 4 < COALESCE_BYTES ? (size_t)sndbuf / 4 : COALESCE_BYTES;
   s->path = path;
   s->path_len = path_len;
   s->env = env;
