@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { close, pipe, pipeBytes, setPipeSize } from '@logwarden/core/native';
 import { RpcClient } from '@logwarden/core/protocol';
 import { sleep, until } from '../test/wait.js';
 import { Container, daemonDir, nspawnUnavailable, waitFor } from '../test/systemd/harness.js';
@@ -66,6 +67,10 @@ interface ReexecRun {
   /** ms from the next image's first read until the pipe was back at pipe_size. */
   shrunkAfter: number[];
   limited: string[];
+  /** The longest writer wait overlapping each exec itself (last read before execve to first read after). */
+  inExec: number[];
+  /** MiB/s the daemon took in from the writer over the whole run. */
+  throughput: number;
 }
 
 function fields(text: string, line: RegExp): Record<string, string>[] {
@@ -109,6 +114,36 @@ function stallsIn(report: WriterReport, windows: Window[]): number[] {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] ?? NaN);
+}
+
+/**
+ * How fast the writer fills a pipe of HEADROOM_PER_LOG_MAX that nobody reads (MiB/s): what decides
+ * how long the widened pipe lasts while no process reads it. Needs pipe-max-size raised or
+ * CAP_SYS_RESOURCE (see withPipeMax); null if the kernel refuses the size.
+ */
+async function fillRate(dir: string): Promise<number | null> {
+  const { readFd, writeFd } = pipe({ nonblock: false });
+  try {
+    setPipeSize(readFd, HEADROOM_PER_LOG_MAX);
+  } catch {
+    close(readFd);
+    close(writeFd);
+    return null;
+  }
+  const stopFile = join(dir, 'fill-stop');
+  const writer = spawnSeqWriter(writeFd, { stopFile, reportFile: join(dir, 'fill.json'), maxBytes: HEADROOM_PER_LOG_MAX, batchBytes: 64 * 1024 });
+  const done = new Promise<void>((resolve) => writer.once('exit', () => { resolve(); }));
+  try {
+    await until(() => pipeBytes(readFd) > 0, 'the writer to start');
+    const start = performance.now();
+    // Full once a 64 KiB block no longer fits.
+    await until(() => pipeBytes(readFd) > HEADROOM_PER_LOG_MAX - 64 * 1024, 'the pipe to fill');
+    return HEADROOM_PER_LOG_MAX / 2 ** 20 / ((performance.now() - start) / 1000);
+  } finally {
+    writeFileSync(stopFile, '');
+    close(readFd);
+    await done;
+  }
 }
 
 /** Runs a full-speed writer on `fd`, calls `events` while it writes, then stops it and returns its report. */
@@ -155,11 +190,18 @@ async function logwardendReexec(dir: string, what: string, headroom: number | nu
       }
       return out;
     });
+    // Read right after the writer stopped: what the daemon took in while it wrote (the pipe may hold more).
+    const bytesIn = (await client.call('stats', { path: 'stall.log' })).result.logs[0]?.bytesIn ?? 0;
     if (report.error !== null) throw new Error(`writer failed: ${report.error}; the daemon said:\n${d.stderr().split('\n').slice(-30).join('\n')}`);
     // What the writer sees with no upgrade at all: the waits outside every window.
     const quiet = report.stalls.filter(([end, ms]) => !windows.some((w) => end >= w.start && end - ms <= w.end)).map(([, ms]) => ms);
     const log = d.stderr();
     const resumed = fields(log, /DEBUG resumed after a re-exec/);
+    // That line carries the time it was logged, right after the logs were taken back.
+    const execWindows = [...log.matchAll(/^(\S+) DEBUG resumed after a re-exec execMs=(\S+) startMs=(\S+) adoptMs=(\S+)/gm)].map((m) => {
+      const end = Date.parse(m[1] ?? '');
+      return { start: end - Number(m[2]) - Number(m[3]) - Number(m[4]), end };
+    });
     const widenings = fields(log, /exec headroom: (pipes widened for the exec|the kernel gave less than asked)/);
     const roomy = widenings.filter((w) => w.pipes === '1');
     return {
@@ -174,6 +216,8 @@ async function logwardendReexec(dir: string, what: string, headroom: number | nu
       widenMs: nums(roomy, 'ms'),
       shrunkAfter: nums(fields(log, /exec headroom: pipe back to its size/), 'afterMs'),
       limited: widenings.flatMap((w) => (w.limitedBy === undefined ? [] : [w.limitedBy])),
+      inExec: stallsIn(report, execWindows),
+      throughput: bytesIn / 2 ** 20 / (report.elapsedMs / 1000),
     };
   } finally {
     client.close();
@@ -286,8 +330,9 @@ async function main(): Promise<void> {
       return d;
     };
     const startup = nodeStartup();
-    const { raised, run: ours } = await withPipeMax(HEADROOM_PER_LOG_MAX, async (r) => ({
+    const { raised, fill, run: ours } = await withPipeMax(HEADROOM_PER_LOG_MAX, async (r) => ({
       raised: r,
+      fill: await fillRate(sub('fill')),
       run: await logwardendReexec(sub('logwardend'), 'logwardend re-exec (SIGUSR1), exec headroom (default)', null),
     }));
     const off = await logwardendReexec(sub('logwardend-off'), 'logwardend re-exec (SIGUSR1), `exec_headroom = 0`', 0);
@@ -335,17 +380,23 @@ ${table}
 
 Exec headroom (src/upgrade/exec-headroom.ts). A re-exec's stall is the guest's pipe being full while
 no process reads it. Right before the synchronous exec steps the daemon widens every open log's pipe
-(F_SETPIPE_SZ) to its share of \`exec_headroom\` (256 MiB across all open logs, at most 128 MiB per
+(F_SETPIPE_SZ) to its share of \`exec_headroom\` (256 MiB across all open logs, at most ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB per
 pipe), so the kernel holds what guests write during the exec; the next image, once it reads again,
 shrinks each pipe back to its size (retrying while the pipe holds more). Memory: a pipe allocates a
 page only when a guest writes into it and frees it when read, so the bound is spent only on what
-guests write during the window, plus the slot ring (40 bytes per 4 KiB, 1.25 MiB for 128 MiB) while
-widened. It only buffers: the exec window itself is unchanged. In this run ${ours.widened} of ${ours.paused.length} re-execs found the
-pipe at its size and widened it (to ${widenedTo}, in ${spread(ours.widenMs)} ms); the next image had it back at 1 MiB
-${spread(ours.shrunkAfter)} ms after its first read${ours.shrunkAfter.length < ours.paused.length ? ` (${ours.shrunkAfter.length} of ${ours.paused.length}; the others stayed widened until the next upgrade)` : ''}.
-A writer the daemon cannot keep up with keeps its pipe full, widened or not: an upgrade waits up to
-2 s (while still reading) for such a pipe to shrink back, and if it does not, finds no room and the
-writer waits for the whole exec again.${ours.limited.length === 0 ? '' : ` The kernel gave less than asked ${ours.limited.length} times (${[...new Set(ours.limited)].join(', ')}).`}
+guests write during the window, plus the slot ring (40 bytes per 4 KiB, ${((HEADROOM_PER_LOG_MAX / 4096) * 40 / MIB).toFixed(1)} MiB for ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB) while
+widened. It only buffers: the exec takes as long as before (\`pausedMs\`, below). In this run ${ours.widened} of ${ours.paused.length}
+widenings found the pipe below its share and widened it (to ${widenedTo}, taking ${spread(ours.widenMs)} ms, during which the
+kernel holds the pipe locked); ${ours.shrunkAfter.length} times a pipe was back at 1 MiB before the next upgrade (${spread(ours.shrunkAfter)} ms
+after shrinking began). This writer outwrites the daemon (it fills a pipe nobody reads at ${fill === null ? 'n/a' : fmt(fill)} MiB/s,
+the daemon took in ${fmt(ours.throughput)} MiB/s over the run), so it keeps its pipe full, widened or not: an upgrade first
+waits up to 2 s, still reading, for a pipe still widened from the last one to shrink back (retrying
+every 20 ms), and widens what it finds; a pipe that never got below its share has no room.${ours.limited.length === 0 ? '' : ` The kernel gave less than asked ${ours.limited.length} times (${[...new Set(ours.limited)].join(', ')}).`}
+The longest wait overlapping the exec itself (last read before execve to first read after): ${spread(ours.inExec)} ms
+with headroom, ${spread(off.inExec)} ms without. ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB take this writer ${fill === null ? 'n/a' : fmt((HEADROOM_PER_LOG_MAX / MIB / fill) * 1000)} ms to fill, so
+within a shorter pause what it still waits for is a CPU: this machine has 2 cores for the writer, the
+draining daemon, the new image's start-up (and, before the exec, the \`--check-upgrade\` canary), and
+the writer alone, outside any upgrade, waited up to ${fmt(baseline)} ms in this run.
 
 Where a re-exec's pause goes. The daemon reports how long the pipes went unread (from its last read
 before execve to its first read after, \`pausedMs\`): ${spread([...ours.paused, ...off.paused])} ms over both logwardend rows.
@@ -367,7 +418,9 @@ ${END}`;
     for (const r of [ours, off]) {
       console.log(`${r.row.what}: pausedMs ${r.paused.join(' ')}; execMs ${r.execMs.join(' ')}; startMs ${r.startMs.join(' ')}; adoptMs ${r.adoptMs.join(' ')}`);
     }
+    console.log(`longest wait overlapping the exec itself: headroom ${ours.inExec.map(fmtStall).join(' ')}; off ${off.inExec.map(fmtStall).join(' ')}`);
     console.log(`widened ${ours.widened}/${ours.paused.length} to ${ours.widenedTo.join(' ')} in ${ours.widenMs.join(' ')} ms; back at pipe_size after ${ours.shrunkAfter.join(' ')} ms; limited: ${ours.limited.join(' ') || 'none'}`);
+    console.log(`writer into a pipe nobody reads: ${fill === null ? 'n/a' : fmt(fill)} MiB/s; taken in by the daemon: ${fmt(ours.throughput)} (headroom run), ${fmt(off.throughput)} MiB/s (off)`);
     console.log(`Node start-up: first statement ${fmt(startup.firstStatement)} ms, loaded ${fmt(startup.loaded)} ms`);
     for (const r of rows) console.log(`${r.what}: ${r.stalls.map(fmtStall).join(' ')}`);
     const doc = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '# logwardend benchmarks\n';

@@ -13,12 +13,13 @@ import type { Logger } from '../logger.js';
 import type { WidenedPipe } from './state.js';
 
 /**
- * The most one pipe is widened to. The kernel allocates the slot ring in one piece (kcalloc): 128 MiB
- * is a 1.25 MiB ring, allocated 100 times in a row here without a failure; 512 MiB always fails
- * (ENOMEM, the ring exceeds kmalloc's limit). A writer with nobody reading fills 128 MiB in ~260 ms
- * here (~500 MiB/s), twice the exec window.
+ * The most one pipe is widened to: the largest the kernel makes here. It allocates the pipe's slot
+ * ring in one piece (kcalloc, 40 bytes per 4 KiB page): 256 MiB is a 2.5 MiB ring, allocated 100
+ * times in a row here without a failure (0.1-0.3 ms, up to 24 ms when the allocator must first make
+ * room); 512 MiB always fails (ENOMEM: the ring exceeds kmalloc's 4 MiB). A writer with nobody reading
+ * fills 256 MiB in 270-520 ms here (500-950 MiB/s), longer than an exec takes.
  */
-export const HEADROOM_PER_LOG_MAX = 128 * 1024 * 1024;
+export const HEADROOM_PER_LOG_MAX = 256 * 1024 * 1024;
 // The smallest pipe the kernel makes (one page); sizes are rounded up to a power of two pages.
 const MIN_PIPE = 4096;
 // Shrink retries: first soon after the next image reads again, then backing off; given up after
