@@ -385,24 +385,26 @@ pipe), so the kernel holds what guests write during the exec; the next image, on
 shrinks each pipe back to its size (retrying while the pipe holds more). Memory: a pipe allocates a
 page only when a guest writes into it and frees it when read, so the bound is spent only on what
 guests write during the window, plus the slot ring (40 bytes per 4 KiB, ${((HEADROOM_PER_LOG_MAX / 4096) * 40 / MIB).toFixed(1)} MiB for ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB) while
-widened. It only buffers: the exec takes as long as before (\`pausedMs\`, below). In this run ${ours.widened} of ${ours.paused.length}
-widenings found the pipe below its share and widened it (to ${widenedTo}, taking ${spread(ours.widenMs)} ms, during which the
-kernel holds the pipe locked); ${ours.shrunkAfter.length} times a pipe was back at 1 MiB before the next upgrade (${spread(ours.shrunkAfter)} ms
-after shrinking began). This writer outwrites the daemon (it fills a pipe nobody reads at ${fill === null ? 'n/a' : fmt(fill)} MiB/s,
-the daemon took in ${fmt(ours.throughput)} MiB/s over the run), so it keeps its pipe full, widened or not: an upgrade first
-waits up to 2 s, still reading, for a pipe still widened from the last one to shrink back (retrying
-every 20 ms), and widens what it finds; a pipe that never got below its share has no room.${ours.limited.length === 0 ? '' : ` The kernel gave less than asked ${ours.limited.length} times (${[...new Set(ours.limited)].join(', ')}).`}
-The longest wait overlapping the exec itself (last read before execve to first read after): ${spread(ours.inExec)} ms
-with headroom, ${spread(off.inExec)} ms without. ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB take this writer ${fill === null ? 'n/a' : fmt((HEADROOM_PER_LOG_MAX / MIB / fill) * 1000)} ms to fill, so
-within a shorter pause what it still waits for is a CPU: this machine has 2 cores for the writer, the
-draining daemon, the new image's start-up (and, before the exec, the \`--check-upgrade\` canary), and
-the writer alone, outside any upgrade, waited up to ${fmt(baseline)} ms in this run.
+widened. It only buffers: the exec itself is not shorter. In this run ${ours.widened} of ${ours.paused.length} widenings found the pipe
+below its share (to ${widenedTo}, taking ${spread(ours.widenMs)} ms, while the kernel holds the pipe locked); ${ours.shrunkAfter.length} times
+the next image had a pipe back at 1 MiB (${spread(ours.shrunkAfter)} ms after shrinking began). How long a widened pipe lasts
+depends on the guest: this writer filled a pipe nobody reads at ${fill === null ? 'n/a' : fmt(fill)} MiB/s, so ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB last it
+~${fill === null ? 'n/a' : fmt((HEADROOM_PER_LOG_MAX / MIB / fill) * 1000)} ms, and the daemon took in ${fmt(ours.throughput)} MiB/s from it over the run. A guest that outwrites the daemon
+keeps its pipe full, widened or not: an upgrade first waits up to 2 s, still reading, for a pipe
+still widened from the last one to shrink back (retried every 20 ms); one that stays full has no room.${ours.limited.length === 0 ? '' : ` The kernel gave less than asked ${ours.limited.length} times (${[...new Set(ours.limited)].join(', ')}).`}
 
-Where a re-exec's pause goes. The daemon reports how long the pipes went unread (from its last read
-before execve to its first read after, \`pausedMs\`): ${spread([...ours.paused, ...off.paused])} ms over both logwardend rows.
-Of that, the old image's last steps and the kernel's exec took ${spread([...ours.execMs, ...off.execMs])} ms; Node's start-up
-and loading src/upgrade/resume.ts ${spread([...ours.startMs, ...off.startMs])} ms; taking the logs back ${spread([...ours.adoptMs, ...off.adoptMs])} ms (the
-daemon's debug line \`resumed after a re-exec\`). Node's own start-up, measured in the same run by
+The longest wait overlapping the exec itself (from the last read before execve to the first read
+after): ${spread(ours.inExec)} ms with headroom, ${spread(off.inExec)} ms without. With room left in the pipe, what the writer
+still waits for is a CPU: this machine has 2 cores for the writer, the draining daemon and the new
+image's start-up (and, earlier in the table's windows, the \`--check-upgrade\` canary); the writer
+alone, outside any upgrade, waited up to ${fmt(baseline)} ms in this run. The same contention makes the exec itself
+slower while the guest goes on writing: the pipes went unread (\`pausedMs\`, the daemon's measure) for
+${spread(ours.paused)} ms with headroom, ${spread(off.paused)} ms without.
+
+Where a re-exec's pause goes (the \`exec_headroom = 0\` row, whose writer waits and leaves the CPUs to
+the exec; the daemon's debug line \`resumed after a re-exec\`): the old image's last steps and the
+kernel's exec ${spread(off.execMs)} ms, Node's start-up and loading src/upgrade/resume.ts ${spread(off.startMs)} ms, taking the
+logs back ${spread(off.adoptMs)} ms. Node's own start-up, measured in the same run by
 bench/probe-startup.ts (medians of ${PROBE_RUNS} fresh processes): ${fmt(startup.firstStatement)} ms from the process start to the first
 statement of an ES module, ${fmt(startup.loaded)} ms once the native layer and the rotating file are loaded, the
 least a new image needs before it can drain a pipe into a file. The new image does nothing else first
