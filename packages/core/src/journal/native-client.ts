@@ -328,9 +328,15 @@ export class JournalClient {
       this.#toThread(lone.data, lone.size, lone.wide, lone.resolve, lone.reject);
       return;
     }
-    // Stays armed: the caller's next entry usually comes in this tick's promise jobs.
+    // Stays armed for the caller's next entry, which usually comes in this tick's promise jobs;
+    // without one, an idle client must not hold the event loop open on a full socket.
     this.stats.sent++;
     lone.resolve();
+    queueMicrotask(this.#disarmIfIdle);
+  };
+
+  readonly #disarmIfIdle = (): void => {
+    if (this.#lone === null) this.#disarm();
   };
 
   // Stages an entry for the sender thread (bigger ones go straight to it), behind everything

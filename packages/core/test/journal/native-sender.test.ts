@@ -210,3 +210,17 @@ test('sender threads end with close() and with a worker that is terminated mid-s
   t.deepEqual(report, { busy: 1, afterClose: 0, inWorker: 1, afterTerminate: 0, closedRejected: report.closedRejected });
   t.true(report.closedRejected > 0);
 });
+
+test('a client idle on a full socket does not keep the process alive', (t) => {
+  const tmp = tempDir();
+  t.teardown(() => {
+    tmp.cleanup();
+  });
+  const child = spawnSync(process.execPath, [path.join(here, 'fixtures', 'idle-exit.js'), tmp.path('socket')], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  t.is(child.signal, null, 'the child had to be killed: something held its event loop');
+  t.is(child.status, 0, child.stderr);
+  t.is(child.stdout, 'sent\n');
+});
