@@ -315,8 +315,13 @@ function fmtStall(ms: number): string {
   return ms === 0 ? '<10' : fmt(ms);
 }
 
-function spread(xs: number[]): string {
-  return xs.length === 0 ? 'n/a' : `median ${fmt(median(xs))}, ${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}`;
+function spread(xs: number[], f: (x: number) => string = fmt): string {
+  return xs.length === 0 ? 'n/a' : `median ${f(median(xs))}, ${f(Math.min(...xs))}-${f(Math.max(...xs))}`;
+}
+
+/** Milliseconds that may be below 1 (a widening that found memory at hand). */
+function fmtFine(ms: number): string {
+  return Number.isFinite(ms) ? (ms < 1 ? ms.toFixed(1) : ms.toFixed(0)) : 'n/a';
 }
 
 const MIB = 1024 * 1024;
@@ -378,6 +383,8 @@ Run: ${new Date().toISOString().slice(0, 10)}, ${cpus.length} x ${cpus[0]?.model
 
 ${table}
 
+Goal ${oursMax < 100 ? 'met' : 'missed'} in this run: the longest re-exec stall with exec headroom was ${fmtStall(oursMax)} ms (${fmtStall(Math.max(...off.row.stalls))} ms without).
+
 Exec headroom (src/upgrade/exec-headroom.ts). A re-exec's stall is the guest's pipe being full while
 no process reads it. Right before the synchronous exec steps the daemon widens every open log's pipe
 (F_SETPIPE_SZ) to its share of \`exec_headroom\` (256 MiB across all open logs, at most ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB per
@@ -386,15 +393,15 @@ shrinks each pipe back to its size (retrying while the pipe holds more). Memory:
 page only when a guest writes into it and frees it when read, so the bound is spent only on what
 guests write during the window, plus the slot ring (40 bytes per 4 KiB, ${((HEADROOM_PER_LOG_MAX / 4096) * 40 / MIB).toFixed(1)} MiB for ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB) while
 widened. It only buffers: the exec itself is not shorter. In this run ${ours.widened} of ${ours.paused.length} widenings found the pipe
-below its share (to ${widenedTo}, taking ${spread(ours.widenMs)} ms, while the kernel holds the pipe locked); ${ours.shrunkAfter.length} times
-the next image had a pipe back at 1 MiB (${spread(ours.shrunkAfter)} ms after shrinking began). How long a widened pipe lasts
+below its share (to ${widenedTo}, taking ${spread(ours.widenMs, fmtFine)} ms, while the kernel holds the pipe locked); ${ours.shrunkAfter.length} times
+a pipe was back at 1 MiB before the next upgrade (${spread(ours.shrunkAfter)} ms after shrinking began). How long a widened pipe lasts
 depends on the guest: this writer filled a pipe nobody reads at ${fill === null ? 'n/a' : fmt(fill)} MiB/s, so ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB last it
 ~${fill === null ? 'n/a' : fmt((HEADROOM_PER_LOG_MAX / MIB / fill) * 1000)} ms, and the daemon took in ${fmt(ours.throughput)} MiB/s from it over the run. A guest that outwrites the daemon
 keeps its pipe full, widened or not: an upgrade first waits up to 2 s, still reading, for a pipe
 still widened from the last one to shrink back (retried every 20 ms); one that stays full has no room.${ours.limited.length === 0 ? '' : ` The kernel gave less than asked ${ours.limited.length} times (${[...new Set(ours.limited)].join(', ')}).`}
 
 The longest wait overlapping the exec itself (from the last read before execve to the first read
-after): ${spread(ours.inExec)} ms with headroom, ${spread(off.inExec)} ms without. With room left in the pipe, what the writer
+after): ${spread(ours.inExec, fmtStall)} ms with headroom, ${spread(off.inExec, fmtStall)} ms without. With room left in the pipe, what the writer
 still waits for is a CPU: this machine has 2 cores for the writer, the draining daemon and the new
 image's start-up (and, earlier in the table's windows, the \`--check-upgrade\` canary); the writer
 alone, outside any upgrade, waited up to ${fmt(baseline)} ms in this run. The same contention makes the exec itself

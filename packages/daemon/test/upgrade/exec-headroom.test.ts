@@ -11,7 +11,8 @@ import { close, getPipeSize, setNonblock, write } from '@logwarden/core/native';
 import { LwError, type RpcClient } from '@logwarden/core/protocol';
 import { needsRoot, spawnDaemon, testNeeding, until, type RunningDaemon, type SpawnOptions } from '../helpers.js';
 import { UPGRADE_EXEC_ENV } from '../../src/upgrade/index.js';
-import { HEADROOM_PER_LOG_MAX } from '../../src/upgrade/exec-headroom.js';
+import { HEADROOM_PER_LOG_MAX, headroomShare } from '../../src/upgrade/exec-headroom.js';
+import { loadConfig } from '../../src/config.js';
 
 const PIPE_SIZE = 64 * 1024;
 const MIB = 1024 * 1024;
@@ -106,6 +107,38 @@ function hasSysResource(): boolean {
 function pipeMaxSize(): number {
   return Number(readFileSync('/proc/sys/fs/pipe-max-size', 'utf8'));
 }
+
+test('exec_headroom: 256 MiB by default, 0 turns it off, out of range or not an integer is refused', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lw-headroom-config-'));
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const load = (text: string): number => {
+    writeFileSync(join(dir, 'c.toml'), text);
+    return loadConfig({ configPath: join(dir, 'c.toml') }, dir).execHeadroom;
+  };
+  t.is(load(''), 256 * MIB);
+  t.is(load('exec_headroom = 0\n'), 0);
+  t.is(load(`exec_headroom = ${2 ** 40}\n`), 2 ** 40);
+  for (const bad of ['-1', String(2 ** 40 + 1), '1.5', '"big"']) {
+    const err = t.throws(() => load(`exec_headroom = ${bad}\n`), { instanceOf: LwError });
+    t.is(err.code, 'LW_ERR_CONFIG_INVALID', bad);
+    t.like(err.data, { key: 'exec_headroom' });
+  }
+});
+
+test('each open log gets an even share of exec_headroom, a power of two, at most HEADROOM_PER_LOG_MAX', (t) => {
+  t.is(headroomShare(256 * MIB, 1), Math.min(256 * MIB, HEADROOM_PER_LOG_MAX));
+  t.is(headroomShare(256 * MIB, 2), 128 * MIB);
+  // 85.3 MiB each, rounded down: the kernel would round up, past the bound.
+  t.is(headroomShare(256 * MIB, 3), 64 * MIB);
+  t.is(headroomShare(256 * MIB, 1000), 256 * 1024);
+  t.is(headroomShare(2 ** 40, 1), HEADROOM_PER_LOG_MAX);
+  t.is(headroomShare(0, 1), 0);
+  t.is(headroomShare(256 * MIB, 0), 0);
+  // Less than a page each: nothing to widen.
+  t.is(headroomShare(1024 * 1024, 300), 0);
+});
 
 test('a re-exec widens the pipe before the exec, the kernel holds what the guest writes during it, and the next image shrinks it back to pipe_size', async (t) => {
   const d = await daemonWithImage(t, slowImage(), `exec_headroom = ${MIB}\n`);
