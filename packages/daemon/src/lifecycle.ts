@@ -10,6 +10,7 @@ import { daemonLogOutput } from './journal/index.js';
 import { Logger } from './logger.js';
 import { listenFds, Notifier } from './systemd/index.js';
 import { checkUpgrade, fromFdStore, installUpgrade, restoreInherited, type Inherited, type Resumed } from './upgrade/index.js';
+import { ExecHeadroom } from './upgrade/exec-headroom.js';
 
 const USAGE = `Usage: logwardend [options]
 
@@ -191,7 +192,8 @@ export async function run(early: EarlyStart): Promise<number> {
   }
 
   const notifier = Notifier.fromEnv();
-  const upgrade = installUpgrade(daemon, logger, notifier, inherited, resumed?.headroom ?? null);
+  const headroom = resumed?.headroom ?? (inherited.from === 'fd-store' ? ExecHeadroom.afterCrash(inherited.logs, config.pipeSize, logger) : null);
+  const upgrade = installUpgrade(daemon, logger, notifier, inherited, headroom);
   const notifyFailed = (err: unknown): void => {
     logger.warn('sd_notify failed', { err });
   };

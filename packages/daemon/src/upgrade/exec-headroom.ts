@@ -100,6 +100,27 @@ export class ExecHeadroom {
   }
 
   /**
+   * After a crash (the fd store handed the pipes back): a pipe wider than `pipeSize` was most likely
+   * widened for an exec the crash cut short, and nobody knows its size from before; it gets `pipeSize`.
+   */
+  static afterCrash(logs: readonly LogState[], pipeSize: number, logger: Logger): ExecHeadroom {
+    const headroom = new ExecHeadroom(logger);
+    for (const l of logs) {
+      if (l.readFd === null) continue;
+      let size: number;
+      try {
+        size = getPipeSize(l.readFd);
+      } catch {
+        continue;
+      }
+      const id = identity(l.readFd);
+      if (size > pipeSize && id !== null) headroom.#pending.set(l.readFd, { rel: l.rel, fd: l.readFd, ...id, size: pipeSize, since: 0, givenUp: false });
+    }
+    headroom.shrinkBack();
+    return headroom;
+  }
+
+  /**
    * Widens every open log's pipe to its share of `total` bytes (headroomShare), never narrowing one.
    * The kernel may refuse: EPERM above /proc/sys/fs/pipe-max-size without CAP_SYS_RESOURCE (then
    * that size is used) or past an unprivileged user's pipe pages (then the rest stay as they are),
