@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { close, pipe, pipeBytes, setPipeSize } from '@logwarden/core/native';
+import { close, dup, getPipeSize, pipe, pipeBytes, setPipeSize } from '@logwarden/core/native';
 import { RpcClient } from '@logwarden/core/protocol';
 import { sleep, until } from '../test/wait.js';
 import { Container, daemonDir, nspawnUnavailable, waitFor } from '../test/systemd/harness.js';
@@ -69,6 +69,8 @@ interface ReexecRun {
   limited: string[];
   /** The longest writer wait overlapping each exec itself (last read before execve to first read after). */
   inExec: number[];
+  /** The fullest the pipe was (share of its size, sampled every 5 ms) during each exec itself. */
+  fullest: number[];
   /** MiB/s the daemon took in from the writer over the whole run. */
   throughput: number;
 }
@@ -179,6 +181,13 @@ async function logwardendReexec(dir: string, what: string, headroom: number | nu
     await until(() => d.stderr().includes('configuration reloaded'), 'the daemon to reload');
     const open = await client.call('openLog', { driver: 'qemu', domain: null, path: 'stall.log', ...LOG_OPTS });
     const fd = open.fds[0] ?? -1;
+    // How full the pipe is, sampled through our own copy of its write end: a wait while it has room
+    // is not the pipe's doing.
+    const probe = dup(fd);
+    const fill: [number, number][] = [];
+    const sampler = setInterval(() => {
+      fill.push([Date.now(), pipeBytes(probe) / getPipeSize(probe)]);
+    }, 5);
     const { windows, report } = await withWriter(dir, fd, async () => {
       const out: Window[] = [];
       for (let i = 1; i <= UPGRADES; i++) {
@@ -189,6 +198,9 @@ async function logwardendReexec(dir: string, what: string, headroom: number | nu
         await sleep(300);
       }
       return out;
+    }).finally(() => {
+      clearInterval(sampler);
+      close(probe);
     });
     // Read right after the writer stopped: what the daemon took in while it wrote (the pipe may hold more).
     const bytesIn = (await client.call('stats', { path: 'stall.log' })).result.logs[0]?.bytesIn ?? 0;
@@ -217,6 +229,7 @@ async function logwardendReexec(dir: string, what: string, headroom: number | nu
       shrunkAfter: nums(fields(log, /exec headroom: pipe back to its size/), 'afterMs'),
       limited: widenings.flatMap((w) => (w.limitedBy === undefined ? [] : [w.limitedBy])),
       inExec: stallsIn(report, execWindows),
+      fullest: execWindows.map((w) => Math.max(0, ...fill.filter(([at]) => at >= w.start && at <= w.end).map(([, f]) => f))),
       throughput: bytesIn / 2 ** 20 / (report.elapsedMs / 1000),
     };
   } finally {
@@ -319,6 +332,10 @@ function spread(xs: number[], f: (x: number) => string = fmt): string {
   return xs.length === 0 ? 'n/a' : `median ${f(median(xs))}, ${f(Math.min(...xs))}-${f(Math.max(...xs))}`;
 }
 
+function pct(f: number): string {
+  return Number.isFinite(f) ? `${(f * 100).toFixed(0)}%` : 'n/a';
+}
+
 /** Milliseconds that may be below 1 (a widening that found memory at hand). */
 function fmtFine(ms: number): string {
   return Number.isFinite(ms) ? (ms < 1 ? ms.toFixed(1) : ms.toFixed(0)) : 'n/a';
@@ -401,7 +418,8 @@ keeps its pipe full, widened or not: an upgrade first waits up to 2 s, still rea
 still widened from the last one to shrink back (retried every 20 ms); one that stays full has no room.${ours.limited.length === 0 ? '' : ` The kernel gave less than asked ${ours.limited.length} times (${[...new Set(ours.limited)].join(', ')}).`}
 
 The longest wait overlapping the exec itself (from the last read before execve to the first read
-after): ${spread(ours.inExec, fmtStall)} ms with headroom, ${spread(off.inExec, fmtStall)} ms without. With room left in the pipe, what the writer
+after): ${spread(ours.inExec, fmtStall)} ms with headroom, ${spread(off.inExec, fmtStall)} ms without. The pipe, sampled every 5 ms,
+was at most ${pct(Math.max(...ours.fullest))} full during an exec with headroom (${pct(median(ours.fullest))} in the median exec; without: ${pct(median(off.fullest))}). With room left, what the writer
 still waits for is a CPU: this machine has 2 cores for the writer, the draining daemon and the new
 image's start-up (and, earlier in the table's windows, the \`--check-upgrade\` canary); the writer
 alone, outside any upgrade, waited up to ${fmt(baseline)} ms in this run. The same contention makes the exec itself
@@ -427,6 +445,7 @@ ${END}`;
     for (const r of [ours, off]) {
       console.log(`${r.row.what}: pausedMs ${r.paused.join(' ')}; execMs ${r.execMs.join(' ')}; startMs ${r.startMs.join(' ')}; adoptMs ${r.adoptMs.join(' ')}`);
     }
+    console.log(`fullest pipe during each exec: headroom ${ours.fullest.map(pct).join(' ')}; off ${off.fullest.map(pct).join(' ')}`);
     console.log(`longest wait overlapping the exec itself: headroom ${ours.inExec.map(fmtStall).join(' ')}; off ${off.inExec.map(fmtStall).join(' ')}`);
     console.log(`widened ${ours.widened}/${ours.paused.length} to ${ours.widenedTo.join(' ')} in ${ours.widenMs.join(' ')} ms; back at pipe_size after ${ours.shrunkAfter.join(' ')} ms; limited: ${ours.limited.join(' ') || 'none'}`);
     console.log(`writer into a pipe nobody reads: ${fill === null ? 'n/a' : fmt(fill)} MiB/s; taken in by the daemon: ${fmt(ours.throughput)} (headroom run), ${fmt(off.throughput)} MiB/s (off)`);
