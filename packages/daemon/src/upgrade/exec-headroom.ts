@@ -17,7 +17,8 @@ import type { WidenedPipe } from './state.js';
  * ring in one piece (kcalloc, 40 bytes per 4 KiB page): 256 MiB is a 2.5 MiB ring, allocated 100
  * times in a row here without a failure (0.1-0.3 ms, up to 24 ms when the allocator must first make
  * room); 512 MiB always fails (ENOMEM: the ring exceeds kmalloc's 4 MiB). A writer with nobody reading
- * fills 256 MiB in 270-520 ms here (500-950 MiB/s), longer than an exec takes.
+ * fills 256 MiB in 170-520 ms here (500-1500 MiB/s), about as long as an exec pauses on this loaded
+ * 2-core machine (docs/benchmarks.md); 128 MiB did not last.
  */
 export const HEADROOM_PER_LOG_MAX = 256 * 1024 * 1024;
 // The smallest pipe the kernel makes (one page); sizes are rounded up to a power of two pages.
@@ -105,6 +106,9 @@ export class ExecHeadroom {
    */
   static afterCrash(logs: readonly LogState[], pipeSize: number, logger: Logger): ExecHeadroom {
     const headroom = new ExecHeadroom(logger);
+    // What the kernel makes of pipe_size: a power of two pages.
+    let configured = MIN_PIPE;
+    while (configured < pipeSize) configured *= 2;
     for (const l of logs) {
       if (l.readFd === null) continue;
       let size: number;
@@ -114,7 +118,7 @@ export class ExecHeadroom {
         continue;
       }
       const id = identity(l.readFd);
-      if (size > pipeSize && id !== null) headroom.#pending.set(l.readFd, { rel: l.rel, fd: l.readFd, ...id, size: pipeSize, since: 0, givenUp: false });
+      if (size > configured && id !== null) headroom.#pending.set(l.readFd, { rel: l.rel, fd: l.readFd, ...id, size: configured, since: 0, givenUp: false });
     }
     headroom.shrinkBack();
     return headroom;
