@@ -87,7 +87,7 @@ export class Upgrader implements UpgradeRunner {
       this.#settleSystemd(),
     ]);
     // From here to execve is synchronous: the pipes go unread only for these steps and the exec.
-    // Widened now, while they hold next to nothing, so all of it is room for what guests write during the exec.
+    // Widened at the last moment the pipes are read, so the room goes to what guests write during the exec.
     this.#headroom.widen(handler.exportState({ detach: false }), this.#daemon.config.execHeadroom);
     const pausedAt = preciseNow();
     const logs = handler.exportState({ detach: true });
@@ -175,8 +175,8 @@ export interface UpgradeHooks {
 
 /**
  * Wires re-exec and (under systemd) the fd store into a started daemon. Without a service manager
- * a crash loses the pipes, and the daemon says so. `headroom`: after a re-exec, the pipes the
- * previous process widened (resume.ts), shrinking back.
+ * a crash loses the pipes, and the daemon says so. `resumed`: the pipes being shrunk back after a
+ * re-exec (resume.ts) or a crash (lifecycle.ts), if any.
  */
 export function installUpgrade(daemon: Daemon, logger: Logger, notifier: Notifier | null, inherited: Inherited, resumed: ExecHeadroom | null = null): UpgradeHooks {
   const headroom = resumed ?? new ExecHeadroom(logger);

@@ -10,7 +10,7 @@ import test, { type ExecutionContext } from 'ava';
 import { close, getPipeSize, setNonblock, write } from '@logwarden/core/native';
 import { LwError, type RpcClient } from '@logwarden/core/protocol';
 import { needsRoot, spawnDaemon, testNeeding, until, type RunningDaemon, type SpawnOptions } from '../helpers.js';
-import { UPGRADE_EXEC_ENV } from '../../src/upgrade/index.js';
+import { decodeState, encodeState, STATE_VERSION, UPGRADE_EXEC_ENV, type DaemonState } from '../../src/upgrade/index.js';
 import { HEADROOM_PER_LOG_MAX, headroomShare } from '../../src/upgrade/exec-headroom.js';
 import { loadConfig } from '../../src/config.js';
 
@@ -124,6 +124,21 @@ test('exec_headroom: 256 MiB by default, 0 turns it off, out of range or not an 
     const err = t.throws(() => load(`exec_headroom = ${bad}\n`), { instanceOf: LwError });
     t.is(err.code, 'LW_ERR_CONFIG_INVALID', bad);
     t.like(err.data, { key: 'exec_headroom' });
+  }
+});
+
+test('the widened pipes cross the exec in the state (optional: a state without them reads as none); a malformed list is refused', (t) => {
+  const state: DaemonState = {
+    version: STATE_VERSION, startedAt: 1, upgrades: 0, listenFd: null, connections: [], logs: [], logRoot: '/l', defaults: null,
+    mirrors: [], pausedAt: 2.5, widened: [{ rel: 'qemu/vm1.log', size: 1048576 }],
+  };
+  t.deepEqual(decodeState(encodeState(state)).widened, [{ rel: 'qemu/vm1.log', size: 1048576 }]);
+  const without: Partial<DaemonState> = { ...state };
+  delete without.widened;
+  t.is(decodeState(Buffer.from(JSON.stringify(without))).widened, undefined);
+  for (const bad of [{ widened: 'x' }, { widened: [{ rel: 'a' }] }, { widened: [{ rel: 1, size: 4096 }] }, { widened: [{ rel: 'a', size: -1 }] }]) {
+    const err = t.throws(() => decodeState(Buffer.from(JSON.stringify({ ...state, ...bad }))), { instanceOf: LwError });
+    t.is(err.code, 'LW_ERR_SYSTEMD_STATE_INVALID', JSON.stringify(bad));
   }
 });
 
