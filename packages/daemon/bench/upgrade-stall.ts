@@ -14,7 +14,10 @@
 // default). A root without it (a container's bounding set) gets the sysctl raised to
 // HEADROOM_PER_LOG_MAX for the headroom run, and the old value back right after; the output says so.
 //
-//   node dist/bench/upgrade-stall.js          BENCH_UPGRADES=10 by default
+//   node dist/bench/upgrade-stall.js          BENCH_UPGRADES=10 re-execs per run, BENCH_RUNS=3 runs by default
+//
+// The runs alternate (headroom, exec_headroom = 0, virtlogd; then again), so that the load of a
+// shared machine falls on all three alike; the table pools them and lists each run.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +33,7 @@ import { LogwardendProcess } from './logwardend.js';
 import { VIRTLOGD, VirtlogdClient, VirtlogdPeer } from './virtlogd.js';
 
 const UPGRADES = Number(process.env.BENCH_UPGRADES ?? 10);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DOCS = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 const BEGIN = '<!-- bench:upgrade -->';
 const END = '<!-- /bench:upgrade -->';
@@ -48,6 +52,12 @@ interface Window {
 interface Row {
   what: string;
   stalls: number[];
+  /** The stalls of each run, when the row ran more than once. */
+  runs?: number[][];
+}
+
+function pooled(rows: Row[]): Row {
+  return { what: rows[0]?.what ?? '', stalls: rows.flatMap((r) => r.stalls), runs: rows.map((r) => r.stalls) };
 }
 
 /** What a logwardend re-exec run saw, from the writer and from the daemon's own (debug) log. */
@@ -73,6 +83,27 @@ interface ReexecRun {
   fullest: number[];
   /** MiB/s the daemon took in from the writer over the whole run. */
   throughput: number;
+}
+
+/** Several runs of one logwardend row as one. */
+function pooledRuns(runs: ReexecRun[]): ReexecRun {
+  const cat = (f: (r: ReexecRun) => number[]): number[] => runs.flatMap(f);
+  return {
+    row: pooled(runs.map((r) => r.row)),
+    baseline: Math.max(...runs.map((r) => r.baseline)),
+    paused: cat((r) => r.paused),
+    execMs: cat((r) => r.execMs),
+    startMs: cat((r) => r.startMs),
+    adoptMs: cat((r) => r.adoptMs),
+    widened: runs.reduce((n, r) => n + r.widened, 0),
+    widenedTo: cat((r) => r.widenedTo),
+    widenMs: cat((r) => r.widenMs),
+    shrunkAfter: cat((r) => r.shrunkAfter),
+    limited: runs.flatMap((r) => r.limited),
+    inExec: cat((r) => r.inExec),
+    fullest: cat((r) => r.fullest),
+    throughput: median(runs.map((r) => r.throughput)),
+  };
 }
 
 function fields(text: string, line: RegExp): Record<string, string>[] {
@@ -352,18 +383,32 @@ async function main(): Promise<void> {
       return d;
     };
     const startup = nodeStartup();
-    const { raised, fill, run: ours } = await withPipeMax(HEADROOM_PER_LOG_MAX, async (r) => ({
-      raised: r,
-      fill: await fillRate(sub('fill')),
-      run: await logwardendReexec(sub('logwardend'), 'logwardend re-exec (SIGUSR1), exec headroom (default)', null),
-    }));
-    const off = await logwardendReexec(sub('logwardend-off'), 'logwardend re-exec (SIGUSR1), `exec_headroom = 0`', 0);
+    const oursRuns: ReexecRun[] = [];
+    const offRuns: ReexecRun[] = [];
+    const peerRuns: Row[] = [];
+    const fills: number[] = [];
+    const raisedAs = new Set<string>();
+    for (let run = 1; run <= RUNS; run++) {
+      const raisedNow = await withPipeMax(HEADROOM_PER_LOG_MAX, async (r) => {
+        const f = await fillRate(sub(`fill-${run}`));
+        if (f !== null) fills.push(f);
+        oursRuns.push(await logwardendReexec(sub(`logwardend-${run}`), 'logwardend re-exec (SIGUSR1), exec headroom (default)', null));
+        return r;
+      });
+      if (raisedNow !== null) raisedAs.add(raisedNow);
+      offRuns.push(await logwardendReexec(sub(`logwardend-off-${run}`), 'logwardend re-exec (SIGUSR1), `exec_headroom = 0`', 0));
+      const peer = await virtlogdReexec(sub(`virtlogd-${run}`)).catch((err: unknown) => {
+        console.error(`virtlogd skipped: ${String(err)}`);
+        return null;
+      });
+      if (peer !== null) peerRuns.push(peer);
+      console.error(`run ${run}: headroom ${oursRuns.at(-1)?.row.stalls.map(fmtStall).join(' ') ?? ''}; off ${offRuns.at(-1)?.row.stalls.map(fmtStall).join(' ') ?? ''}; virtlogd ${peer?.stalls.map(fmtStall).join(' ') ?? 'n/a'}`);
+    }
+    const ours = pooledRuns(oursRuns);
+    const off = pooledRuns(offRuns);
+    const fill = fills.length === 0 ? null : median(fills);
     const rows: Row[] = [ours.row, off.row];
-    const peer = await virtlogdReexec(sub('virtlogd')).catch((err: unknown) => {
-      console.error(`virtlogd skipped: ${String(err)}`);
-      return null;
-    });
-    if (peer !== null) rows.push(peer);
+    if (peerRuns.length > 0) rows.push(pooled(peerRuns));
     const nspawn = nspawnUnavailable();
     if (nspawn === null) rows.push(...(await systemdRestarts(sub('systemd'))));
     else console.error(`systemd rows skipped: ${nspawn}`);
@@ -373,11 +418,12 @@ async function main(): Promise<void> {
       const max = Math.max(...r.stalls);
       // Below the writer's 10 ms threshold the ratio is only a lower bound.
       const vs = r === ours.row ? '1.0x' : oursMax === 0 ? `>${(max / 10).toFixed(1)}x` : `${(max / oursMax).toFixed(1)}x`;
-      return `| ${r.what} | ${r.stalls.length} | ${fmtStall(median(r.stalls))} | ${fmtStall(max)} | ${vs} |`;
+      const each = r.runs === undefined ? '' : r.runs.map((s) => `${fmtStall(median(s))} / ${fmtStall(Math.max(...s))}`).join(', ');
+      return `| ${r.what} | ${r.stalls.length} | ${fmtStall(median(r.stalls))} | ${fmtStall(max)} | ${vs} | ${each} |`;
     });
     const table = [
-      '| event | n | median stall ms | max stall ms | max vs logwardend re-exec |',
-      '|---|---|---|---|---|',
+      '| event | n | median stall ms | max stall ms | max vs logwardend re-exec | each run: median / max |',
+      '|---|---|---|---|---|---|',
       ...lines,
     ].join('\n');
     const baseline = Math.max(ours.baseline, off.baseline);
@@ -392,15 +438,15 @@ files rotated at 64 MiB) and records every \`write()\` that blocked 10 ms or mor
 is the longest such wait overlapping it (from the signal until the daemon answers again with the log
 open; \`<10\`: no wait that long). Goal: < 100 ms for a re-exec. The same writer without any event
 waited ${baseline === 0 ? 'less than 10 ms at every write' : `at most ${fmt(baseline)} ms`}. The re-exec runs with the default \`exec_headroom\` and again with
-\`exec_headroom = 0\` (what the daemon did before it), each ${UPGRADES} times, then virtlogd in the same run.
+\`exec_headroom = 0\` (what the daemon did before it), then virtlogd, ${UPGRADES} re-execs each, and all of that ${RUNS} times.
 systemd rows: systemd 252 as PID 1 of a systemd-nspawn container, the shipped units; the writer runs on
 the host.
 
-Run: ${new Date().toISOString().slice(0, 10)}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, Linux ${os.release()}, Node ${process.version}, load average ${load} at the end${raised === null ? '' : `; fs.pipe-max-size raised ${raised} for the headroom run (this root lacks CAP_SYS_RESOURCE), restored after`}.
+Run: ${new Date().toISOString().slice(0, 10)}, ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, Linux ${os.release()}, Node ${process.version}, load average ${load} at the end${raisedAs.size === 0 ? '' : `; fs.pipe-max-size raised ${[...raisedAs].join(', ')} for the headroom runs (this root lacks CAP_SYS_RESOURCE), restored after each`}.
 
 ${table}
 
-Goal ${oursMax < 100 ? 'met' : 'missed'} in this run: the longest re-exec stall with exec headroom was ${fmtStall(oursMax)} ms (${fmtStall(Math.max(...off.row.stalls))} ms without).
+Goal (< 100 ms) ${oursMax < 100 ? 'met' : 'missed'}: the longest of the ${ours.row.stalls.length} re-exec stalls with exec headroom was ${fmtStall(oursMax)} ms (${fmtStall(Math.max(...off.row.stalls))} ms without); ${ours.row.runs?.filter((s) => Math.max(...s) < 100).length ?? 0} of ${RUNS} runs stayed under 100 ms throughout.
 
 Exec headroom (src/upgrade/exec-headroom.ts). A re-exec's stall is the guest's pipe being full while
 no process reads it. Right before the synchronous exec steps the daemon widens every open log's pipe
@@ -409,20 +455,20 @@ pipe), so the kernel holds what guests write during the exec; the next image, on
 shrinks each pipe back to its size (retrying while the pipe holds more). Memory: a pipe allocates a
 page only when a guest writes into it and frees it when read, so the bound is spent only on what
 guests write during the window, plus the slot ring (40 bytes per 4 KiB, ${((HEADROOM_PER_LOG_MAX / 4096) * 40 / MIB).toFixed(1)} MiB for ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB) while
-widened. It only buffers: the exec itself is not shorter. In this run ${ours.widened} of ${ours.paused.length} widenings found the pipe
+widened. It only buffers: the exec itself is not shorter. In these runs ${ours.widened} of ${ours.paused.length} widenings found the pipe
 below its share (to ${widenedTo}, taking ${spread(ours.widenMs, fmtFine)} ms, while the kernel holds the pipe locked); ${ours.shrunkAfter.length} times
 a pipe was back at 1 MiB before the next upgrade (${spread(ours.shrunkAfter)} ms after shrinking began). How long a widened pipe lasts
-depends on the guest: this writer filled a pipe nobody reads at ${fill === null ? 'n/a' : fmt(fill)} MiB/s, so ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB last it
-~${fill === null ? 'n/a' : fmt((HEADROOM_PER_LOG_MAX / MIB / fill) * 1000)} ms, and the daemon took in ${fmt(ours.throughput)} MiB/s from it over the run. A guest that outwrites the daemon
+depends on the guest: this writer filled a pipe nobody reads at ${fill === null ? 'n/a' : fmt(fill)} MiB/s (median of ${fills.length} runs: ${fills.map(fmt).join(', ')}), so ${fmt(HEADROOM_PER_LOG_MAX / MIB)} MiB last it
+~${fill === null ? 'n/a' : fmt((HEADROOM_PER_LOG_MAX / MIB / fill) * 1000)} ms, and the daemon took in ${fmt(ours.throughput)} MiB/s from it (median over the runs). A guest that outwrites the daemon
 keeps its pipe full, widened or not: an upgrade first waits up to 2 s, still reading, for a pipe
 still widened from the last one to shrink back (retried every 20 ms); one that stays full has no room.${ours.limited.length === 0 ? '' : ` The kernel gave less than asked ${ours.limited.length} times (${[...new Set(ours.limited)].join(', ')}).`}
 
 The longest wait overlapping the exec itself (from the last read before execve to the first read
 after): ${spread(ours.inExec, fmtStall)} ms with headroom, ${spread(off.inExec, fmtStall)} ms without. The pipe, sampled every 5 ms,
-was at most ${pct(Math.max(...ours.fullest))} full during an exec with headroom (${pct(median(ours.fullest))} in the median exec; without: ${pct(median(off.fullest))}). With room left, what the writer
-still waits for is a CPU: this machine has 2 cores for the writer, the draining daemon and the new
+filled up during ${ours.fullest.filter((f) => f >= 0.99).length} of the ${ours.fullest.length} execs with headroom (the pause outlasted the room; ${pct(median(ours.fullest))} full in the
+median exec; without headroom: ${ours.fullest.length === 0 ? 'n/a' : `${off.fullest.filter((f) => f >= 0.99).length} of ${off.fullest.length}`}). With room left, what the writer still waits for is a CPU: this machine has 2 cores for the writer, the draining daemon and the new
 image's start-up (and, earlier in the table's windows, the \`--check-upgrade\` canary); the writer
-alone, outside any upgrade, waited up to ${fmt(baseline)} ms in this run. The same contention makes the exec itself
+alone, outside any upgrade, waited up to ${fmt(baseline)} ms in these runs. The same contention makes the exec itself
 slower while the guest goes on writing: the pipes went unread (\`pausedMs\`, the daemon's measure) for
 ${spread(ours.paused)} ms with headroom, ${spread(off.paused)} ms without.
 
@@ -430,7 +476,7 @@ Where a re-exec's pause goes (the \`exec_headroom = 0\` row, whose writer waits 
 the exec; the daemon's debug line \`resumed after a re-exec\`): the old image's last steps and the
 kernel's exec ${spread(off.execMs)} ms, Node's start-up and loading src/upgrade/resume.ts ${spread(off.startMs)} ms, taking the
 logs back ${spread(off.adoptMs)} ms. Node's own start-up, measured in the same run by
-bench/probe-startup.ts (medians of ${PROBE_RUNS} fresh processes): ${fmt(startup.firstStatement)} ms from the process start to the first
+bench/probe-startup.ts (medians of ${PROBE_RUNS} fresh processes, before the runs): ${fmt(startup.firstStatement)} ms from the process start to the first
 statement of an ES module, ${fmt(startup.loaded)} ms once the native layer and the rotating file are loaded, the
 least a new image needs before it can drain a pipe into a file. The new image does nothing else first
 (src/main.ts has no static imports, src/upgrade/resume.ts loads only those modules and
@@ -448,7 +494,7 @@ ${END}`;
     console.log(`fullest pipe during each exec: headroom ${ours.fullest.map(pct).join(' ')}; off ${off.fullest.map(pct).join(' ')}`);
     console.log(`longest wait overlapping the exec itself: headroom ${ours.inExec.map(fmtStall).join(' ')}; off ${off.inExec.map(fmtStall).join(' ')}`);
     console.log(`widened ${ours.widened}/${ours.paused.length} to ${ours.widenedTo.join(' ')} in ${ours.widenMs.join(' ')} ms; back at pipe_size after ${ours.shrunkAfter.join(' ')} ms; limited: ${ours.limited.join(' ') || 'none'}`);
-    console.log(`writer into a pipe nobody reads: ${fill === null ? 'n/a' : fmt(fill)} MiB/s; taken in by the daemon: ${fmt(ours.throughput)} (headroom run), ${fmt(off.throughput)} MiB/s (off)`);
+    console.log(`writer into a pipe nobody reads: ${fills.map(fmt).join(' ')} MiB/s; taken in by the daemon: ${fmt(ours.throughput)} (headroom run), ${fmt(off.throughput)} MiB/s (off)`);
     console.log(`Node start-up: first statement ${fmt(startup.firstStatement)} ms, loaded ${fmt(startup.loaded)} ms`);
     for (const r of rows) console.log(`${r.what}: ${r.stalls.map(fmtStall).join(' ')}`);
     const doc = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '# logwardend benchmarks\n';
