@@ -29,7 +29,7 @@ import {
   tee,
   write,
 } from '../../src/native/index.js';
-import { assertFlags, closeOwned, own, tempDir } from './helpers.js';
+import { assertFlags, closeOwned, own, ownFile, tempDir } from './helpers.js';
 
 function openPipe(t: ExecutionContext, opts?: Parameters<typeof pipe>[0]): { readFd: number; writeFd: number } {
   const p = pipe(opts);
@@ -229,7 +229,7 @@ test('pipeBytes counts what a pipe holds; splice into a memfd at an offset takes
   t.is(fs.readSync(fd, back, 0, page, page), page);
   t.true(back.every((b) => b === 0x71));
   const dirFd = fs.openSync(tempDir(t), 'r');
-  own(t, dirFd);
+  ownFile(t, dirFd);
   t.throws(() => pipeBytes(dirFd), { instanceOf: SysError }); // FIONREAD means nothing for a directory
 });
 
@@ -237,7 +237,7 @@ test('spliceToFile moves pipe bytes into a file at an offset on the threadpool, 
   const src = openPipe(t);
   const file = path.join(tempDir(t), 'out');
   const fd = fs.openSync(file, 'w+');
-  own(t, fd);
+  ownFile(t, fd);
   fs.writeSync(fd, Buffer.from('head:'));
   const data = Buffer.alloc(200_000);
   for (let i = 0; i < data.length; i++) data[i] = i % 251;
@@ -268,7 +268,7 @@ test('spliceToFiles runs a batch of moves in one threadpool job, each with its o
   const b = openPipe(t);
   const fa = fs.openSync(path.join(dir, 'a'), 'w+');
   const fb = fs.openSync(path.join(dir, 'b'), 'w+');
-  own(t, fa, fb);
+  ownFile(t, fa, fb);
   t.is(write(a.writeFd, Buffer.from('alpha\n')), 6);
   t.is(write(b.writeFd, Buffer.from('bravo\n')), 6);
   const results = await spliceToFiles([

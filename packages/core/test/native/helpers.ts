@@ -65,6 +65,17 @@ export function own(t: ExecutionContext, ...fds: number[]): void {
   for (const fd of fds) set.add(fd);
 }
 
+/**
+ * Closes at teardown an fd opened with node:fs (fs.openSync), with fs.closeSync: in a worker thread
+ * Node tracks those fds and closes the ones still tracked when the worker exits, so closing one
+ * with the native close() would have it closed a second time then, whoever holds the number by then.
+ */
+export function ownFile(t: ExecutionContext, ...fds: number[]): void {
+  t.teardown(() => {
+    for (const fd of fds) fs.closeSync(fd);
+  });
+}
+
 /** Closes an fd registered with own() now instead of at teardown. */
 export function closeOwned(t: ExecutionContext, fd: number): void {
   if (owned.get(t)?.delete(fd) !== true) throw new Error(`fd ${fd} is not owned by this test`);
