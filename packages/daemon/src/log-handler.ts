@@ -415,7 +415,7 @@ export class LogHandler {
         else e.bytesDropped += live.shed;
         live.shed = 0;
         live.writer.close();
-        close(live.stageWrite);
+        closeSync(live.stageWrite); // maybe opened by node:fs (reopenWriteEnd): see there
         e.bytesWritten = bytesWritten = e.bytesWritten + live.writer.stats.bytesWritten;
         e.bytesDropped = bytesDropped = e.bytesDropped + live.writer.stats.bytesDropped;
         e.position = live.writer.stats.position;
@@ -903,7 +903,7 @@ export class LogHandler {
     live.shed = 0;
     close(live.readFd);
     close(live.stageRead);
-    close(live.stageWrite);
+    closeSync(live.stageWrite);
     this.observer?.closed(entry.rel);
     live.writer.close();
     const stats = live.writer.stats;
@@ -955,8 +955,10 @@ export class LogHandler {
 export const DEFAULT_STALL_TIMEOUT_MS = 1000;
 
 /**
- * A new write end (close-on-exec: libuv opens so) for a pipe known by its read end: Linux opens a pipe again through /proc with
- * any mode. The staging pipe's write end is not carried (nobody but the daemon writes it).
+ * A new write end (close-on-exec: libuv opens so) for a pipe known by its read end: Linux opens a
+ * pipe again through /proc with any mode. The staging pipe's write end is not carried (nobody but
+ * the daemon writes it). Closed with fs.closeSync: in a worker thread Node tracks the fds node:fs
+ * opened and closes those still tracked when the worker exits, whoever holds the number by then.
  */
 function reopenWriteEnd(readFd: number): number {
   return openSync(`/proc/self/fd/${readFd}`, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
