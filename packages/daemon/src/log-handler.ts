@@ -90,6 +90,15 @@ const DRAIN_LIMIT = 64 * 1024 * 1024;
 const QUIET_BYTES = 64 * 1024;
 // How long a quiet guest's bytes may wait in its pipe (see #idle).
 const QUIET_MS = 100;
+// A quiet guest's bytes, once staged, go on to the file when this many have gathered or the oldest
+// has waited this long (see #prepare): a file write per 100 ms round for each of 1000 guests cost
+// more than the rest of their upkeep together (docs/benchmarks.md).
+const QUIET_FILE_BYTES = 16 * 1024;
+const QUIET_FILE_MS = 400;
+// Timer rounds in a row that find nothing before a quiet guest goes back to epoll: a guest writing
+// about once per round would otherwise flip between the two, and each flip costs a wakeup and a
+// threadpool move of its own.
+const QUIET_IDLE_ROUNDS = 10;
 // The staging pipe: one threadpool move takes at most this much (4 round trips per MiB; measured
 // in docs/benchmarks.md). Small against the guest's pipe, which is the buffer a stall may use.
 const STAGE_SIZE = 256 * 1024;
@@ -136,6 +145,10 @@ interface Live {
   sinceWake: number;
   /** The last guest -> staging splice took less than QUIET_BYTES: the guest pipe is most likely empty. */
   shortStage: boolean;
+  /** When the oldest byte now in the staging pipe was staged (performance.now()). */
+  stagedAt: number;
+  /** Timer rounds in a row that found nothing (see QUIET_IDLE_ROUNDS). */
+  emptyRounds: number;
 }
 
 /** A move #prepare decided, to be run by #start. */
@@ -601,7 +614,8 @@ export class LogHandler {
     const live: Live = {
       confined: o.confined, writer: o.writer, readFd: o.readFd, poller, stageRead: o.stage.readFd, stageWrite: o.stage.writeFd,
       staged: o.staged, moving: null, stallTimeoutMs: o.stallTimeoutMs, shedding: false, shed: 0,
-      guestEof: false, closing: false, wake: 'poll', wokeAt: 0, sinceWake: 0, shortStage: false,
+      guestEof: false, closing: false, wake: 'poll', wokeAt: 0, sinceWake: 0, shortStage: false, stagedAt: performance.now(),
+      emptyRounds: 0,
     };
     entry.live = live;
     entry.position = o.writer.position;
@@ -678,6 +692,10 @@ export class LogHandler {
         }
         return null;
       }
+      if (this.#gathering(live)) {
+        this.#idle(entry, live);
+        return null;
+      }
       let move: PipeMove | number | null;
       try {
         move = live.writer.beginPipeMove(live.stageRead, this.#scratch);
@@ -700,6 +718,19 @@ export class LogHandler {
     }
   }
 
+  /**
+   * A quiet guest's few staged bytes wait for more (up to QUIET_FILE_BYTES or QUIET_FILE_MS) before
+   * a file write: its pipe is still drained every round, and the staging pipe is as safe a place as
+   * the guest's (carried across a re-exec, kept in the fd store). Readers asking over RPC flush first,
+   * so only follow streams and journal mirrors see these bytes up to QUIET_FILE_MS later.
+   */
+  #gathering(live: Live): boolean {
+    return (
+      live.wake === 'quiet' && !live.guestEof && live.shed === 0 && live.staged < QUIET_FILE_BYTES &&
+      performance.now() - live.stagedAt < QUIET_FILE_MS
+    );
+  }
+
   /** Guest pipe -> staging pipe. False when the log was closed (a broken pipe). */
   #stage(entry: Entry, live: Live): boolean {
     let n: number | null;
@@ -713,6 +744,7 @@ export class LogHandler {
       live.guestEof = true;
     } else if (n !== null) {
       live.shortStage = n < QUIET_BYTES;
+      if (live.staged === 0) live.stagedAt = performance.now();
       live.staged += n;
       live.sinceWake += n;
       entry.bytesIn += n;
@@ -821,8 +853,9 @@ export class LogHandler {
    * Nothing left to move. A guest that wrote little since it woke us is then not watched by epoll
    * for a while: it is drained on a shared timer (QUIET_MS) as long as each round finds a small
    * amount, so a guest writing a line every few ms costs one round per period instead of a wakeup
-   * per write. A timer round that finds nothing (an idle guest) or a lot (a flood) goes back to
-   * epoll. A guest blocks on its pipe for at most QUIET_MS if it bursts past the pipe's capacity.
+   * per write. A lot in one round (a flood), or QUIET_IDLE_ROUNDS rounds in a row that find nothing
+   * (an idle guest), send it back to epoll. A guest blocks on its pipe for at most QUIET_MS if it
+   * bursts past the pipe's capacity.
    */
   #idle(entry: Entry, live: Live): void {
     const moved = live.sinceWake;
@@ -831,10 +864,13 @@ export class LogHandler {
     const wake = live.wake;
     live.sinceWake = 0;
     live.wokeAt = now;
+    live.emptyRounds = wake === 'quiet' && moved === 0 ? live.emptyRounds + 1 : 0;
+    // Staged bytes still gathering (see #gathering) keep the log on the timer, which writes them out.
     const quiet =
-      wake === 'quiet'
-        ? moved > 0 && moved < QUIET_BYTES
-        : moved > 0 && moved < QUIET_BYTES && (moved / Math.max(since, 0.001)) * QUIET_MS < QUIET_BYTES;
+      live.staged > 0 ||
+      (wake === 'quiet'
+        ? moved < QUIET_BYTES && live.emptyRounds < QUIET_IDLE_ROUNDS
+        : moved > 0 && moved < QUIET_BYTES && (moved / Math.max(since, 0.001)) * QUIET_MS < QUIET_BYTES);
     if (!quiet) {
       live.poller.start({ readable: true });
       return;
