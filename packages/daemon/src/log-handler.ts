@@ -99,9 +99,10 @@ const QUIET_FILE_MS = 400;
 // about once per round would otherwise flip between the two, and each flip costs a wakeup and a
 // threadpool move of its own.
 const QUIET_IDLE_ROUNDS = 10;
-// The staging pipe: one threadpool move takes at most this much (4 round trips per MiB; measured
-// in docs/benchmarks.md). Small against the guest's pipe, which is the buffer a stall may use.
-const STAGE_SIZE = 256 * 1024;
+// The staging pipe: one threadpool move takes at most this much. A flood measured 751 MB/s with
+// 256 KiB (a thread hand-off per 256 KiB) and 907 MB/s with 1 MiB (docs/benchmarks.md); its pages
+// are only allocated while they hold bytes.
+const STAGE_SIZE = 1024 * 1024;
 // While shedding, one wakeup reads at most this much before yielding to other logs.
 const SHED_BUDGET = 4 * 1024 * 1024;
 
