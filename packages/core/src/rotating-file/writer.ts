@@ -107,6 +107,23 @@ function readExactly(fd: number, buf: Buffer, len: number): void {
   }
 }
 
+/** The splice of a move done here and now (writeFromPipe): an exact move goes on until all of it moved. */
+function spliceNow(pipeFd: number, move: PipeMove): SpliceResult {
+  let moved = 0;
+  try {
+    while (moved < move.length) {
+      const k = splice(pipeFd, move.fd, move.length - moved, { offOut: move.offset + moved });
+      if (k === null) break;
+      if (k === 0) return { moved, error: null, eof: true };
+      moved += k;
+      if (!move.exact) break;
+    }
+  } catch (err) {
+    return { moved, error: err instanceof Error ? err : new Error(String(err)), eof: false };
+  }
+  return { moved, error: null, eof: false };
+}
+
 /**
  * Opens a member the writer keeps (see openMember() in chain.ts), made blocking again: O_NONBLOCK
  * only guards the open. With `ino`, it must still be the file the writer has open under that name.
@@ -262,57 +279,9 @@ export class RotatingFileWriter {
    * the price is that a line longer than the window crossing the limit is cut at the limit.
    */
   writeFromPipe(pipeFd: number, scratch: PipeScratch): number | null {
-    this.assertOpen();
-    this.assertIdle();
-    if (!this.usesSplice) this.enableSplice();
-    if (!this.ready()) return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
-    let room = this.cap - this.size;
-    if (room <= 0) {
-      if (!this.rotate()) return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
-      room = this.limit;
-    }
-    if (room > scratch.window) {
-      let n: number | null;
-      try {
-        n = splice(pipeFd, this.spliceFd, Math.min(room - scratch.window, MAX_SPLICE), { offOut: this.size });
-      } catch (err) {
-        if (!isFileError(err)) throw err;
-        this.failure = errorCode(err);
-        return this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
-      }
-      if (n === null || n === 0) return n;
-      this.size += n;
-      this.written += n;
-      this.lastByte = UNSEEN;
-      return n;
-    }
-    const buf = scratch.buffer;
-    const seen = tee(pipeFd, scratch.writeFd, room + 1);
-    if (seen === null || seen === 0) return seen;
-    readExactly(scratch.readFd, buf, seen);
-    const n = seen > room ? cutLength(buf, 0, room) : seen;
-    let done = 0;
-    try {
-      while (done < n) {
-        const k = splice(pipeFd, this.spliceFd, n - done, { offOut: this.size });
-        if (k === null || k === 0) break;
-        done += k;
-        this.size += k;
-      }
-    } catch (err) {
-      if (!isFileError(err)) throw err;
-      this.failure = errorCode(err);
-      this.written += done;
-      // Before the drain below reuses buf: the marker's leading newline depends on this byte.
-      if (done > 0) this.lastByte = buf[done - 1] as number;
-      readExactly(pipeFd, buf, n - done);
-      this.drop(n - done);
-      return n;
-    }
-    this.written += done;
-    if (done > 0) this.lastByte = buf[done - 1] as number;
-    if (done === n && n < seen) this.cap = this.size;
-    return done;
+    const move = this.beginPipeMove(pipeFd, scratch);
+    if (move === null || typeof move === 'number') return move;
+    return this.finishPipeMove(move, spliceNow(pipeFd, move), pipeFd, scratch);
   }
 
   /**
@@ -373,7 +342,10 @@ export class RotatingFileWriter {
     if (error !== null) {
       if (!isFileError(error)) throw error;
       this.failure = errorCode(error);
-      if (!move.exact) return moved + (this.discard(pipeFd, scratch.buffer, scratch.buffer.length) ?? 0);
+      if (!move.exact) {
+        const drained = this.discard(pipeFd, scratch.buffer, scratch.buffer.length);
+        return moved === 0 ? drained : moved + (drained ?? 0);
+      }
       readExactly(pipeFd, scratch.buffer, move.length - moved);
       this.drop(move.length - moved);
       return move.length;
