@@ -14,6 +14,7 @@
 #include <uv.h>
 #include "sys.h"
 #include "journal_sender.h"
+#include "napi_util.h"
 
 /* Per-environment state: ava (and the daemon's plugins) may load the addon in worker threads. */
 typedef struct {
@@ -38,7 +39,6 @@ static napi_value make_string(napi_env env, const char *s) {
   return v;
 }
 
-/* Throws SysError(code, errno, syscall, description); err is -errno. Always returns NULL. */
 /* A SysError (or, before binding.ts registered the class, a plain Error with the same properties). */
 static napi_value make_sys_error(napi_env env, int err, const char *syscall) {
   int e = -err;
@@ -69,17 +69,18 @@ static napi_value make_sys_error(napi_env env, int err, const char *syscall) {
   return error;
 }
 
-static napi_value throw_sys(napi_env env, int err, const char *syscall) {
+/* Throws SysError(code, errno, syscall, description); err is -errno. Always returns NULL. */
+napi_value throw_sys(napi_env env, int err, const char *syscall) {
   napi_throw(env, make_sys_error(env, err, syscall));
   return NULL;
 }
 
-static napi_value throw_type(napi_env env, const char *msg) {
+napi_value throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
   return NULL;
 }
 
-static napi_value throw_range(napi_env env, const char *msg) {
+napi_value throw_range(napi_env env, const char *msg) {
   napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
   return NULL;
 }
@@ -215,7 +216,7 @@ static napi_value num(napi_env env, double d) {
   return v;
 }
 
-static napi_value undefined(napi_env env) {
+napi_value undefined(napi_env env) {
   napi_value v = NULL;
   napi_get_undefined(env, &v);
   return v;

@@ -21,12 +21,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "napi_util.h"
 #include "sys.h"
 
 /* Most datagrams one sendmmsg offers the kernel, and iovecs they may use together. */
@@ -91,45 +91,6 @@ typedef struct {
 } sender_t;
 
 /* ---------- helpers ---------- */
-
-static napi_value throw_errno(napi_env env, int err, const char *syscall) {
-  char fallback[32];
-  const char *code = strerrorname_np(err);
-  const char *desc = strerrordesc_np(err);
-  if (code == NULL) {
-    snprintf(fallback, sizeof(fallback), "E%d", err);
-    code = fallback;
-  }
-  char msg[256];
-  snprintf(msg, sizeof(msg), "%s: %s, %s", code, desc != NULL ? desc : "unknown error", syscall);
-  napi_value vcode, vmsg, verrno, vsys, error;
-  if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &vcode) == napi_ok &&
-      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &vmsg) == napi_ok &&
-      napi_create_int32(env, err, &verrno) == napi_ok &&
-      napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &vsys) == napi_ok &&
-      napi_create_error(env, vcode, vmsg, &error) == napi_ok) {
-    napi_set_named_property(env, error, "errno", verrno);
-    napi_set_named_property(env, error, "syscall", vsys);
-    napi_throw(env, error);
-  }
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
-}
-
-static napi_value throw_range(napi_env env, const char *msg) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
-  return NULL;
-}
-
-static napi_value undefined(napi_env env) {
-  napi_value v = NULL;
-  napi_get_undefined(env, &v);
-  return v;
-}
 
 static int get_bytes(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
   bool is_ta = false;
@@ -544,7 +505,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   if (s == NULL || path == NULL) {
     free(s);
     free(path);
-    return throw_errno(env, ENOMEM, "malloc");
+    return throw_sys(env, -ENOMEM, "malloc");
   }
   napi_get_value_string_utf8(env, argv[1], path, path_len + 1, &path_len);
   s->fd = fd;
@@ -561,12 +522,12 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   if (s->efd < 0) {
     int e = errno;
     destroy(s);
-    return throw_errno(env, e, "eventfd");
+    return throw_sys(env, -e, "eventfd");
   }
   if (napi_create_string_utf8(env, "JournalSender", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, s, tsfn_finalize, s, call_js, &s->tsfn) != napi_ok) {
     destroy(s);
-    return throw_errno(env, ENOMEM, "napi_create_threadsafe_function");
+    return throw_sys(env, -ENOMEM, "napi_create_threadsafe_function");
   }
   /* Idle senders must not keep the process alive; push() refs it while entries are in flight. */
   napi_unref_threadsafe_function(env, s->tsfn);
@@ -585,7 +546,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
     s->closed = 1;
     s->object_gone = 1; /* no JS object will own it: tsfn_finalize frees it */
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
-    return throw_errno(env, e, "pthread_create");
+    return throw_sys(env, -e, "pthread_create");
   }
   pthread_setname_np(s->thread, "lw-journal");
   s->running = 1;
@@ -595,7 +556,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   if (napi_wrap(env, self, s, object_finalize, NULL, NULL) != napi_ok) {
     close_sender(s);
     s->object_gone = 1;
-    return throw_errno(env, ENOMEM, "napi_wrap");
+    return throw_sys(env, -ENOMEM, "napi_wrap");
   }
   return self;
 }
@@ -621,7 +582,7 @@ static napi_value enqueue(napi_env env, sender_t *s, batch_t *b) {
 static batch_t *new_batch(napi_env env, uint32_t count, size_t bytes) {
   batch_t *b = malloc(sizeof(*b) + sizeof(uint32_t) * count + bytes);
   if (b == NULL) {
-    throw_errno(env, ENOMEM, "malloc");
+    throw_sys(env, -ENOMEM, "malloc");
     return NULL;
   }
   b->next = NULL;
