@@ -290,24 +290,6 @@ static napi_value js_set_pipe_size(napi_env env, napi_callback_info info) {
   return r < 0 ? throw_sys(env, r, "fcntl") : num(env, r);
 }
 
-static napi_value js_pipe_bytes(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int fd;
-  get_args(env, info, 1, argv);
-  if (!get_fd(env, argv[0], "fd", &fd)) return NULL;
-  int r = lw_pipe_bytes(fd);
-  return r < 0 ? throw_sys(env, r, "ioctl") : num(env, r);
-}
-
-static napi_value js_get_pipe_size(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int fd;
-  get_args(env, info, 1, argv);
-  if (!get_fd(env, argv[0], "fd", &fd)) return NULL;
-  int r = lw_get_pipe_size(fd);
-  return r < 0 ? throw_sys(env, r, "fcntl") : num(env, r);
-}
-
 /* (fd, buffer, offset?, length?) -> fd and the window of the buffer to transfer. */
 static bool get_io_args(napi_env env, napi_callback_info info, int *fd, uint8_t **start, size_t *len) {
   napi_value argv[4];
@@ -507,6 +489,8 @@ FD_TO_INT(js_fcntl_getfd, lw_fcntl_getfd, "fcntl")
 FD_TO_INT(js_fcntl_getfl, lw_fcntl_getfl, "fcntl")
 FD_TO_INT(js_get_seals, lw_get_seals, "fcntl")
 FD_TO_INT(js_pidfd_open, lw_pidfd_open, "pidfd_open")
+FD_TO_INT(js_get_pipe_size, lw_get_pipe_size, "fcntl")
+FD_TO_INT(js_pipe_bytes, lw_pipe_bytes, "ioctl")
 
 static napi_value js_accept(napi_env env, napi_callback_info info) {
   napi_value argv[1];
