@@ -77,23 +77,28 @@ const awaited: Sender = async (socketPath, marker) => {
   }
 };
 
-// Fire-and-collect with a bounded window: the shape of a daemon forwarding logs.
+/** Sends `entries` with at most WINDOW in flight, timed: the shape of a daemon forwarding logs. */
+function inWindows(sendOne: (i: number) => Promise<void>): Promise<Result> {
+  return timed(async () => {
+    let batch: Promise<void>[] = [];
+    for (let i = 0; i < entries; i++) {
+      batch.push(sendOne(i));
+      if (batch.length === WINDOW) {
+        await Promise.all(batch);
+        batch = [];
+      }
+    }
+    await Promise.all(batch);
+  });
+}
+
+// Fire-and-collect with a bounded window.
 function pipelined(opts: { shareDatagrams?: boolean } = {}): Sender {
   return async (socketPath, marker) => {
     const client = new JournalClient({ path: socketPath, ...opts });
     client.open();
     try {
-      return await timed(async () => {
-        let batch: Promise<void>[] = [];
-        for (let i = 0; i < entries; i++) {
-          batch.push(client.send({ MESSAGE: `bench entry ${i}`, PRIORITY: '6', LWBENCH: marker }));
-          if (batch.length === WINDOW) {
-            await Promise.all(batch);
-            batch = [];
-          }
-        }
-        await Promise.all(batch);
-      });
+      return await inWindows((i) => client.send({ MESSAGE: `bench entry ${i}`, PRIORITY: '6', LWBENCH: marker }));
     } finally {
       client.close();
     }
@@ -110,17 +115,7 @@ const pieces: Sender = async (socketPath, marker) => {
   const six = Buffer.from('6');
   const mark = Buffer.from(marker);
   try {
-    return await timed(async () => {
-      let batch: Promise<void>[] = [];
-      for (let i = 0; i < entries; i++) {
-        batch.push(client.sendPieces([kMessage, Buffer.from(`bench entry ${i}`), kPriority, six, kBench, mark]));
-        if (batch.length === WINDOW) {
-          await Promise.all(batch);
-          batch = [];
-        }
-      }
-      await Promise.all(batch);
-    });
+    return await inWindows((i) => client.sendPieces([kMessage, Buffer.from(`bench entry ${i}`), kPriority, six, kBench, mark]));
   } finally {
     client.close();
   }
