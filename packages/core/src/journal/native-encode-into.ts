@@ -2,34 +2,15 @@
 // encodeNativeEntry (native-format.ts), without a Buffer per value or a pieces list. JournalClient
 // uses it on its hot path: one write() of one buffer, or one copy-free staging for its sender thread.
 import { JournalError } from './errors.js';
-import { assertFieldName, type EntryInput, type EntryObject, type JournalField } from './fields.js';
-import { needsBinaryForm } from './native-format.js';
-
-interface Name {
-  readonly eq: Buffer; // NAME=
-  readonly nl: Buffer; // NAME\n
-}
-
-// Names repeat across entries: each is validated and laid out once.
-const names = new Map<string, Name>();
-const NAME_CACHE_MAX = 4096;
-
-function nameOf(name: string): Name {
-  let n = names.get(name);
-  if (n === undefined) {
-    assertFieldName(name);
-    n = { eq: Buffer.from(name + '=', 'latin1'), nl: Buffer.from(name + '\n', 'latin1') };
-    if (names.size < NAME_CACHE_MAX) names.set(name, n);
-  }
-  return n;
-}
+import type { EntryInput, EntryObject, JournalField } from './fields.js';
+import { needsBinaryForm, piecesFor } from './native-format.js';
 
 /** Fields written by the last encodeNativeEntryInto (journald drops an entry of too many). */
 export const encoded = { fields: 0 };
 
 // Writes one field at pos; returns the new end, or -1 when it might not fit before `limit`.
 function putField(buf: Buffer, pos: number, limit: number, name: string, value: unknown): number {
-  const n = nameOf(name);
+  const n = piecesFor(name);
   if (typeof value === 'string') {
     // UTF-8 takes at most 3 bytes per UTF-16 unit; a JS string always encodes to valid UTF-8.
     if (pos + n.nl.length + 8 + value.length * 3 + 1 > limit) return -1;

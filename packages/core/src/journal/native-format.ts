@@ -29,7 +29,7 @@ export function needsBinaryForm(value: Uint8Array): boolean {
   return value.indexOf(0x0a) !== -1 || value.indexOf(0) !== -1 || !isUtf8(value);
 }
 
-interface NamePieces {
+export interface NamePieces {
   readonly eq: Buffer;
   readonly nl: Buffer;
 }
@@ -38,7 +38,8 @@ interface NamePieces {
 const namePieces = new Map<string, NamePieces>();
 const NAME_CACHE_MAX = 4096;
 
-function piecesFor(name: string): NamePieces {
+/** `NAME=` and `NAME\n` of a valid field name (validated once, then cached); throws for an invalid name. */
+export function piecesFor(name: string): NamePieces {
   let p = namePieces.get(name);
   if (p === undefined) {
     assertFieldName(name);
