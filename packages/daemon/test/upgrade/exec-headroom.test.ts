@@ -53,14 +53,25 @@ function daemonWithImage(t: ExecutionContext, image: string, config: string, opt
   }
 }
 
-async function openGuest(t: ExecutionContext, client: RpcClient): Promise<number> {
+/** A daemon on `image` with `config`, a client, and the write end of one open log (`guest.log`). */
+async function daemonWithGuest(
+  t: ExecutionContext,
+  image: string,
+  config: string,
+  opts: SpawnOptions = {},
+): Promise<{ d: RunningDaemon; client: RpcClient; fd: number }> {
+  const d = await daemonWithImage(t, image, config, opts);
+  const client = await d.connect();
+  t.teardown(() => {
+    client.close();
+  });
   const open = await client.call('openLog', { driver: 'qemu', domain: null, path: 'guest.log' });
   const fd = open.fds[0];
   if (fd === undefined) throw new Error('openLog returned no fd');
   t.teardown(() => {
     close(fd);
   });
-  return fd;
+  return { d, client, fd };
 }
 
 function comm(pid: number): string {
@@ -156,12 +167,7 @@ test('each open log gets an even share of exec_headroom, a power of two, at most
 });
 
 test('a re-exec widens the pipe before the exec, the kernel holds what the guest writes during it, and the next image shrinks it back to pipe_size', async (t) => {
-  const d = await daemonWithImage(t, slowImage(), `exec_headroom = ${MIB}\n`);
-  const client = await d.connect();
-  t.teardown(() => {
-    client.close();
-  });
-  const fd = await openGuest(t, client);
+  const { d, client, fd } = await daemonWithGuest(t, slowImage(), `exec_headroom = ${MIB}\n`);
   t.is(getPipeSize(fd), PIPE_SIZE);
   // One log gets all of exec_headroom; a daemon without CAP_SYS_RESOURCE gets at most pipe-max-size.
   const widened = hasSysResource() ? MIB : Math.min(MIB, pipeMaxSize());
@@ -186,12 +192,7 @@ test('a re-exec widens the pipe before the exec, the kernel holds what the guest
 });
 
 test('exec_headroom = 0 leaves the pipe at pipe_size through a re-exec', async (t) => {
-  const d = await daemonWithImage(t, slowImage(), 'exec_headroom = 0\n');
-  const client = await d.connect();
-  t.teardown(() => {
-    client.close();
-  });
-  const fd = await openGuest(t, client);
+  const { d, client, fd } = await daemonWithGuest(t, slowImage(), 'exec_headroom = 0\n');
   const upgraded = client.call('upgrade', {});
   await inExecWindow(d);
   t.is(getPipeSize(fd), PIPE_SIZE);
@@ -206,12 +207,7 @@ test('exec_headroom = 0 leaves the pipe at pipe_size through a re-exec', async (
 });
 
 test('a failed exec shrinks the widened pipe back in the daemon that runs on', async (t) => {
-  const d = await daemonWithImage(t, vanishingImage(), `exec_headroom = ${MIB}\n`);
-  const client = await d.connect();
-  t.teardown(() => {
-    client.close();
-  });
-  const fd = await openGuest(t, client);
+  const { d, client, fd } = await daemonWithGuest(t, vanishingImage(), `exec_headroom = ${MIB}\n`);
   const err = await client.call('upgrade', {}).then(() => null, (e: unknown) => e);
   t.true(err instanceof LwError);
   t.is((err as LwError).code, 'LW_ERR_UPGRADE_FAILED');
@@ -233,12 +229,7 @@ testNeeding(
   async (t) => {
     // One log's share: twice pipe-max-size (a power of two), within HEADROOM_PER_LOG_MAX.
     const share = Math.min(2 * max, HEADROOM_PER_LOG_MAX);
-    const d = await daemonWithImage(t, slowImage(), `exec_headroom = ${share}\n`, { uid: 65534 });
-    const client = await d.connect();
-    t.teardown(() => {
-      client.close();
-    });
-    const fd = await openGuest(t, client);
+    const { d, client, fd } = await daemonWithGuest(t, slowImage(), `exec_headroom = ${share}\n`, { uid: 65534 });
     const upgraded = client.call('upgrade', {});
     await inExecWindow(d);
     t.is(getPipeSize(fd), max);
