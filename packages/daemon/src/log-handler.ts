@@ -131,7 +131,6 @@ interface Live {
   staged: number;
   /** The move of staged bytes into the file running on the threadpool, if any. */
   moving: Promise<void> | null;
-  stallTimeoutMs: number;
   /** The running move outlived stallTimeoutMs: guest bytes are read and dropped until it returns. */
   shedding: boolean;
   /** Bytes shed and not handed to the writer yet: its marker must follow the staged (older) bytes. */
@@ -231,14 +230,7 @@ export class LogHandler {
       maxBackups: req.maxBackups ?? defaults.maxBackups,
       firstBackupIndex: defaults.firstBackupIndex,
     };
-    const confined = this.#root.confine(rel, { create: true });
-    let writer: RotatingFileWriter;
-    try {
-      writer = RotatingFileWriter.open(confined.fdPath, { ...settings, truncate: req.truncate });
-    } catch (err) {
-      closeSync(confined.dirFd);
-      throw ioError(rel, 'open', err);
-    }
+    const { confined, writer } = this.#openWriter(rel, settings, req.truncate);
     let fds: { readFd: number; writeFd: number };
     let stage: { readFd: number; writeFd: number };
     try {
@@ -261,7 +253,7 @@ export class LogHandler {
       throw ioError(rel, 'pipe', err);
     }
     const entry = this.#entry(rel, req.driver, req.domain, settings);
-    const live = this.#live(entry, { confined, writer, readFd: fds.readFd, stage, staged: 0, stallTimeoutMs: defaults.stallTimeoutMs });
+    const live = this.#live(entry, { confined, writer, readFd: fds.readFd, stage, staged: 0 });
     live.poller.start({ readable: true });
     this.observer?.opened(rel, { readFd: fds.readFd, stageFd: stage.readFd });
     this.#logger.debug('log opened', { path: rel, driver: req.driver, truncate: req.truncate });
@@ -333,14 +325,7 @@ export class LogHandler {
     } else {
       // Not open: a writer just for this message, like virtlogd. The log is listed only once its
       // path passed confinement and its file opened: a refused path leaves no trace in list/stats.
-      const confined = this.#root.confine(rel, { create: true });
-      let writer: RotatingFileWriter;
-      try {
-        writer = RotatingFileWriter.open(confined.fdPath, settings);
-      } catch (err) {
-        closeSync(confined.dirFd);
-        throw ioError(rel, 'open', err);
-      }
+      const { confined, writer } = this.#openWriter(rel, settings, false);
       n = writer.write(req.data);
       writer.close();
       closeSync(confined.dirFd);
@@ -452,7 +437,6 @@ export class LogHandler {
    */
   adoptState(logs: readonly LogState[]): void {
     this.#assertRunning();
-    const defaults = this.#settingsOrNull();
     for (const s of logs) {
       const entry = this.#entry(s.rel, s.driver, s.domain, s.settings);
       entry.bytesIn = s.bytesIn;
@@ -463,27 +447,20 @@ export class LogHandler {
       if (readFd === null || entry.live !== null) continue;
       const running = this.#detachedMoves.get(s.rel);
       if (running === undefined) {
-        this.#adoptPipes(entry, s, readFd, defaults);
+        this.#adoptPipes(entry, s, readFd);
         continue;
       }
       // Taken back after a failed exec while a move of this process still writes the file and
       // reads the staging pipe: the new writer must see where that move ended, so it waits.
       void running.then(() => {
-        if (!this.#closed && entry.live === null) this.#adoptPipes(entry, s, readFd, defaults);
+        if (!this.#closed && entry.live === null) this.#adoptPipes(entry, s, readFd);
       });
     }
   }
 
   /** Opens the writer of an adopted log and goes on reading its pipes (see adoptState). */
-  #adoptPipes(entry: Entry, s: LogState, readFd: number, defaults: LogSettings | null): void {
-    const confined = this.#root.confine(s.rel, { create: true });
-    let writer: RotatingFileWriter;
-    try {
-      writer = RotatingFileWriter.open(confined.fdPath, { ...s.settings, truncate: false });
-    } catch (err) {
-      closeSync(confined.dirFd);
-      throw ioError(s.rel, 'open', err);
-    }
+  #adoptPipes(entry: Entry, s: LogState, readFd: number): void {
+    const { confined, writer } = this.#openWriter(s.rel, s.settings, false);
     // The staging pipe goes on being the log's (the fd store holds that one), with a new write end.
     let stage: { readFd: number; writeFd: number };
     let staged = 0;
@@ -499,10 +476,7 @@ export class LogHandler {
       closeSync(confined.dirFd);
       throw ioError(s.rel, 'pipe', err);
     }
-    const live = this.#live(entry, {
-      confined, writer, readFd, stage, staged, stallTimeoutMs: defaults?.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
-    });
-    live.wake = 'poll';
+    const live = this.#live(entry, { confined, writer, readFd, stage, staged });
     live.wokeAt = performance.now();
     this.#pump(entry);
   }
@@ -580,18 +554,27 @@ export class LogHandler {
     }
   }
 
+  /** Confines a log's path (creating its directories) and opens its writer there. */
+  #openWriter(rel: string, settings: Entry['settings'], truncate: boolean): { confined: ConfinedPath; writer: RotatingFileWriter } {
+    const confined = this.#root.confine(rel, { create: true });
+    try {
+      return { confined, writer: RotatingFileWriter.open(confined.fdPath, { ...settings, truncate }) };
+    } catch (err) {
+      closeSync(confined.dirFd);
+      throw ioError(rel, 'open', err);
+    }
+  }
+
   /** The daemon's own pipe between a guest's and the file (see the top of this file). */
   #stagingPipe(): { readFd: number; writeFd: number } {
     const stage = pipe();
     try {
-      setPipeSize(stage.readFd, STAGE_SIZE);
+      // Refused (an unprivileged daemon at its pipe memory limit), the kernel's default works in smaller steps.
+      this.#sizePipe(stage.readFd, STAGE_SIZE);
     } catch (err) {
-      // Refused (an unprivileged daemon at its pipe memory limit): the kernel's default works, in smaller steps.
-      if ((err as NodeJS.ErrnoException).code !== 'EPERM') {
-        close(stage.readFd);
-        close(stage.writeFd);
-        throw err;
-      }
+      close(stage.readFd);
+      close(stage.writeFd);
+      throw err;
     }
     return stage;
   }
@@ -607,14 +590,14 @@ export class LogHandler {
 
   #live(
     entry: Entry,
-    o: { confined: ConfinedPath; writer: RotatingFileWriter; readFd: number; stage: { readFd: number; writeFd: number }; staged: number; stallTimeoutMs: number },
+    o: { confined: ConfinedPath; writer: RotatingFileWriter; readFd: number; stage: { readFd: number; writeFd: number }; staged: number },
   ): Live {
     const poller = new FdPoller(o.readFd, (ev) => {
       this.#onReadable(entry, ev);
     });
     const live: Live = {
       confined: o.confined, writer: o.writer, readFd: o.readFd, poller, stageRead: o.stage.readFd, stageWrite: o.stage.writeFd,
-      staged: o.staged, moving: null, stallTimeoutMs: o.stallTimeoutMs, shedding: false, shed: 0,
+      staged: o.staged, moving: null, shedding: false, shed: 0,
       guestEof: false, closing: false, wake: 'poll', wokeAt: 0, sinceWake: 0, shortStage: false, stagedAt: performance.now(),
       emptyRounds: 0,
     };
@@ -760,9 +743,11 @@ export class LogHandler {
    */
   #start(batch: Pending[]): void {
     let running: Promise<void> | null = null;
-    const stallMs = Math.min(...batch.map((p) => p.live.stallTimeoutMs));
+    // Read at each start, so a reload applies to open logs, and logs adopted before the
+    // configuration was read get it as soon as it is.
+    const stallMs = this.#settingsOrNull()?.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     const timer = setTimeout(() => {
-      for (const { entry, live } of batch) if (live.moving === running) this.#stalled(entry, live);
+      for (const { entry, live } of batch) if (live.moving === running) this.#stalled(entry, live, stallMs);
     }, stallMs);
     running = spliceToFiles(batch.map(({ live, move }) => ({ fdIn: live.stageRead, fdOut: move.fd, length: move.length, offOut: move.offset }))).then(
       (results) => {
@@ -817,12 +802,12 @@ export class LogHandler {
   }
 
   /** A move outlived stall_timeout_ms: from now until it returns, the guest's bytes are dropped. */
-  #stalled(entry: Entry, live: Live): void {
+  #stalled(entry: Entry, live: Live, stallTimeoutMs: number): void {
     if (entry.live !== live || live.moving === null) return;
     live.shedding = true;
     this.#logger.warn('log file write stalled; dropping what the guest writes until it returns', {
       path: entry.rel,
-      stallTimeoutMs: live.stallTimeoutMs,
+      stallTimeoutMs,
     });
     this.#shed(entry, live);
     if (!live.guestEof) live.poller.start({ readable: true });
@@ -989,7 +974,8 @@ export class LogHandler {
   }
 }
 
-export const DEFAULT_STALL_TIMEOUT_MS = 1000;
+// Until the configuration is read (resume.ts adopts logs first): config.ts's default for stall_timeout_ms.
+const DEFAULT_STALL_TIMEOUT_MS = 1000;
 
 /**
  * A new write end (close-on-exec: libuv opens so) for a pipe known by its read end: Linux opens a
