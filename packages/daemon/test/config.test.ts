@@ -68,6 +68,7 @@ test('every key of the file is read; relative paths resolve against the file and
     'log_level = "warn"',
     'pipe_size = 65536',
     'backup_naming = "logrotate"',
+    'stall_timeout_ms = 250',
   ].join('\n'));
   const c = loadConfig({ configPath: path }, '/');
   t.is(c.configPath, path);
@@ -83,6 +84,7 @@ test('every key of the file is read; relative paths resolve against the file and
   t.is(c.logLevel, 'warn');
   t.is(c.pipeSize, 65536);
   t.is(c.backupNaming, 'logrotate');
+  t.is(c.stallTimeoutMs, 250);
 });
 
 test('flags beat the file: --state-dir, --verbose, --timeout', (t) => {
@@ -129,6 +131,9 @@ test('values of the wrong type or out of range are refused with the key', (t) =>
   rejects(t, 'state_dir = ""', 'state_dir');
   rejects(t, 'log_root = 5', 'log_root');
   rejects(t, 'pipe_size = 1', 'pipe_size');
+  rejects(t, 'stall_timeout_ms = 5', 'stall_timeout_ms');
+  rejects(t, 'stall_timeout_ms = 1.5', 'stall_timeout_ms');
+  rejects(t, 'stall_timeout_ms = "1s"', 'stall_timeout_ms');
 });
 
 test('a timeout that is not a positive whole number of seconds is refused', (t) => {
