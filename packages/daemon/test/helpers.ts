@@ -1,5 +1,5 @@
 // Shared by the daemon tests: a real logwardend process in a temp dir, bounded waits, writer children.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,17 @@ export function testNeeding(title: string, missing: string | undefined, fn: (t: 
 /** What testNeeding is told when a test must run as root; undefined as root. */
 export function needsRoot(why: string): string | undefined {
   return process.getuid?.() === 0 ? undefined : `needs root to ${why}`;
+}
+
+/**
+ * What testNeeding is told when a test runs the daemon or a client as uid 65534: root, and a checkout
+ * that uid can read (a clone inside a 0700 directory, such as mktemp -d's, is not).
+ */
+export function needsUid65534(why: string): string | undefined {
+  const root = needsRoot(why);
+  if (root !== undefined) return root;
+  const r = spawnSync(process.execPath, [MAIN, '--version'], { uid: 65534, gid: 65534, stdio: 'ignore', timeout: 60_000 });
+  return r.status === 0 ? undefined : `uid 65534 cannot run ${MAIN} (is the checkout readable by other users?) to ${why}`;
 }
 
 export function tempDir(t: ExecutionContext, prefix = 'lw-daemon-'): string {

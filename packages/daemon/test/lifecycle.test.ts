@@ -6,7 +6,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { close, write } from '@logwarden/core/native';
 import { LwError, RpcClient } from '@logwarden/core/protocol';
-import { domain, exited, FIXTURES, MAIN, needsRoot, sleep, spawnDaemon, tempDir, testNeeding, until } from './helpers.js';
+import { domain, exited, FIXTURES, MAIN, needsUid65534, sleep, spawnDaemon, tempDir, testNeeding, until } from './helpers.js';
 
 function run(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000, cwd });
@@ -138,7 +138,7 @@ function connectAs(socketPath: string, uid: number): Promise<{ ok: boolean; code
   return exited(child).then(() => JSON.parse(out) as { ok: boolean; code?: string; uid: number });
 }
 
-testNeeding('a client whose uid is not allowed gets LW_ERR_AUTH_DENIED; allowed_uids lets it in', needsRoot('run a client as uid 65534'), async (t) => {
+testNeeding('a client whose uid is not allowed gets LW_ERR_AUTH_DENIED; allowed_uids lets it in', needsUid65534('run a client as uid 65534'), async (t) => {
   const dir = tempDir(t);
   // Reachable by uid 65534: traversable directories, a socket mode from the config.
   chmodSync(dir, 0o711);
@@ -160,7 +160,7 @@ testNeeding('a client whose uid is not allowed gets LW_ERR_AUTH_DENIED; allowed_
 
 // An unprivileged user's pipes share /proc/sys/fs/pipe-user-pages-soft (64 MiB): at the default
 // pipe_size of 1 MiB the 64th pipe is refused its size, which must not refuse the log.
-testNeeding('a daemon running as an unprivileged uid opens 200 logs past the pipe memory limit, warning once', needsRoot('run the daemon as uid 65534'), async (t) => {
+testNeeding('a daemon running as an unprivileged uid opens 200 logs past the pipe memory limit, warning once', needsUid65534('run the daemon as uid 65534'), async (t) => {
   const d = await spawnDaemon(t, { uid: 65534 });
   const client = await d.connect();
   const fds: number[] = [];

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { close, getPipeSize, setNonblock, write } from '@logwarden/core/native';
 import { LwError, type RpcClient } from '@logwarden/core/protocol';
-import { needsRoot, spawnDaemon, testNeeding, until, type RunningDaemon, type SpawnOptions } from '../helpers.js';
+import { needsUid65534, spawnDaemon, testNeeding, until, type RunningDaemon, type SpawnOptions } from '../helpers.js';
 import { decodeState, encodeState, STATE_VERSION, UPGRADE_EXEC_ENV, type DaemonState } from '../../src/upgrade/index.js';
 import { HEADROOM_PER_LOG_MAX, headroomShare } from '../../src/upgrade/exec-headroom.js';
 import { loadConfig } from '../../src/config.js';
@@ -225,7 +225,7 @@ test('a failed exec shrinks the widened pipe back in the daemon that runs on', a
 const max = pipeMaxSize();
 testNeeding(
   'an unprivileged daemon refused its share (EPERM above pipe-max-size) widens to pipe-max-size, says so once, and upgrades',
-  needsRoot('run the daemon as uid 65534') ?? (max > 16 * MIB || max <= PIPE_SIZE ? `pipe-max-size ${max} outside 64 KiB..16 MiB` : undefined),
+  needsUid65534('run the daemon as uid 65534') ?? (max > 16 * MIB || max <= PIPE_SIZE ? `pipe-max-size ${max} outside 64 KiB..16 MiB` : undefined),
   async (t) => {
     // One log's share: twice pipe-max-size (a power of two), within HEADROOM_PER_LOG_MAX.
     const share = Math.min(2 * max, HEADROOM_PER_LOG_MAX);
